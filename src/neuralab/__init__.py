@@ -1,0 +1,5 @@
+"""neuralab: a deep-learning workbench on PyTorch."""
+
+__version__ = "0.1.0"
+
+__all__ = ["__version__"]
