@@ -1,0 +1,122 @@
+"""Typed configuration of the engine: trainer, optimiser, schedule, loss and early stopping.
+
+Every section rejects unknown keys. :func:`validation_message` turns pydantic's error into one line that names the
+bad key and the closest valid one (``trainer.epocs: unknown key (did you mean 'epochs'?)``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from neuralab.errors import did_you_mean
+
+__all__ = [
+    "StrictModel", "OptionsModel", "OptimizerConfig", "SchedulerConfig", "LossConfig", "EarlyStoppingConfig",
+    "TrainerConfig", "validation_message",
+]
+
+
+class StrictModel(BaseModel):
+    """A config section: unknown keys are errors, assignments are validated."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class OptionsModel(BaseModel):
+    """A section with a ``name`` and free options checked later against what the name builds (a signature)."""
+
+    model_config = ConfigDict(extra="allow", validate_assignment=True)
+
+    @property
+    def options(self) -> dict[str, Any]:
+        """The keys beyond the declared fields, passed on as keyword arguments."""
+        return dict(self.model_extra or {})
+
+
+class OptimizerConfig(OptionsModel):
+    """``name`` of :data:`neuralab.nn.OPTIMIZERS`, ``lr``, and that optimiser's own options (``momentum``...)."""
+
+    name: str = "adam"
+    lr: float = Field(1e-3, gt=0)
+
+
+class SchedulerConfig(OptionsModel):
+    """``name`` of a schedule (none, step, cosine, one_cycle, plateau), ``warmup_epochs`` and its options."""
+
+    name: str = "none"
+    warmup_epochs: float = Field(0.0, ge=0)
+
+
+class LossConfig(OptionsModel):
+    """``name`` of :data:`neuralab.nn.LOSSES` and its options; ``None`` lets the model's ``loss`` method decide."""
+
+    name: str | None = None
+
+
+class EarlyStoppingConfig(StrictModel):
+    """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs."""
+
+    patience: int = Field(10, ge=1)
+    min_delta: float = Field(0.0, ge=0)
+    monitor: str | None = None
+    mode: Literal["auto", "min", "max"] = "auto"
+    restore_best: bool = True
+
+
+class TrainerConfig(StrictModel):
+    """How to train: epochs, batches, device, precision, seed and regularisation applied by the engine."""
+
+    epochs: int = Field(10, ge=0)
+    batch_size: int = Field(64, ge=1)
+    eval_batch_size: int | None = Field(None, ge=1)
+    device: str = "auto"
+    precision: Literal["fp32", "bf16"] = "fp32"
+    seed: int = Field(0, ge=0)
+    grad_clip: float | None = Field(None, gt=0)
+    max_norm: float | None = Field(None, gt=0)
+    l1: float = Field(0.0, ge=0)
+    l2: float = Field(0.0, ge=0)
+    shuffle: bool = True
+    drop_last: bool = False
+    num_workers: int = Field(0, ge=0)
+    early_stopping: EarlyStoppingConfig | None = None
+    monitor: str | None = None
+
+    @field_validator("device")
+    @classmethod
+    def _device(cls, value: str) -> str:
+        if value != "auto" and value.split(":")[0] not in {"cpu", "cuda", "mps"}:
+            raise ValueError(f"must be auto, cpu, cuda or cuda:N; got {value!r}")
+        return value
+
+
+def validation_message(exc: ValidationError, model: type[BaseModel], prefix: str = "") -> str:
+    """One line for the first error in ``exc``, with a did-you-mean for unknown keys."""
+    err = exc.errors()[0]
+    loc = [str(p) for p in err["loc"]]
+    where = ".".join(([prefix] if prefix else []) + loc) or prefix or "config"
+    if err["type"] == "extra_forbidden":
+        parent: Any = model
+        for part in loc[:-1]:
+            field = getattr(parent, "model_fields", {}).get(part)
+            parent = _model_in(field.annotation) if field is not None else None
+        options = list(getattr(parent, "model_fields", {}))
+        hint = did_you_mean(loc[-1], options)
+        valid = f"; valid keys: {', '.join(options)}" if options and not hint else ""
+        return f"{where}: unknown key{hint}{valid}"
+    value = err.get("input")
+    shown = "" if isinstance(value, dict) else f"; got {value!r}"
+    return f"{where}: {err['msg']}{shown}"
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    """The BaseModel inside an annotation such as ``X | None``."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None

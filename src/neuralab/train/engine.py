@@ -1,0 +1,416 @@
+"""The training engine: one ``fit`` for every model.
+
+A model trains in one of three ways, checked in this order:
+
+1. it defines ``train_step(batch, optimizers) -> dict``: the engine hands it the batch and the optimisers and
+   records what it returns (GANs, RBMs with contrastive divergence);
+2. it defines ``loss(batch) -> Tensor``: the engine backpropagates that loss (autoencoders, VAEs);
+3. otherwise ``loss_fn(model(x), y)`` with the loss named in the config (classifiers, regressors).
+
+Two data paths feed it:
+
+* the **fast path**, for tensors that fit in memory: they are moved to the device once, each epoch draws one index
+  permutation and slices batches from it. There is no per-sample Python and no DataLoader;
+* the **general path**, for any ``Dataset`` or ``DataLoader``, for data that does not fit in memory.
+
+Everything random draws from generators that are seeded by ``config.seed`` and saved in checkpoints, so that a run
+resumed from its last checkpoint ends with the same weights, bit for bit, as one that was never interrupted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+
+from neuralab.errors import NeuralabError
+from neuralab.nn import Penalty, apply_max_norm, build_optimizer, build_scheduler, get_loss
+from neuralab.train.callbacks import Callback, EarlyStopping, LRSchedule, NonFiniteGuard
+from neuralab.train.config import LossConfig, OptimizerConfig, SchedulerConfig, TrainerConfig
+from neuralab.train.metrics import HIGHER_IS_BETTER, check_metrics, compute_metrics
+from neuralab.train.seeding import resolve_device, rng_state, seed_everything, set_rng_state
+from neuralab.train.state import load_state
+
+__all__ = ["FitData", "FitState", "fit", "evaluate", "predict"]
+
+logger = logging.getLogger(__name__)
+
+Split = tuple[torch.Tensor, ...] | Dataset | DataLoader
+
+
+@dataclass
+class FitData:
+    """Training data and optional validation data.
+
+    Each split is a tuple of tensors ``(x, y)`` or ``(x,)`` (the fast path), a ``Dataset`` or a ``DataLoader``.
+    """
+
+    train: Split
+    val: Split | None = None
+
+
+@dataclass
+class FitState:
+    """What callbacks see: the model, optimisers, config, counters, logs and the ``stop`` flag."""
+
+    model: nn.Module
+    optimizers: list[torch.optim.Optimizer]
+    config: TrainerConfig
+    device: torch.device
+    generator: torch.Generator
+    callbacks: list[Callback]
+    steps_per_epoch: int | None
+    epoch: int = 0
+    global_step: int = 0
+    epoch_start_step: int = 0
+    stop: bool = False
+    logs: dict[str, float] = field(default_factory=dict)
+    history: list[dict[str, float]] = field(default_factory=list)
+    step_losses: list[torch.Tensor] = field(default_factory=list)
+
+    def training_state(self) -> dict[str, Any]:
+        """Everything a resumed run needs, as a nested dict of tensors and plain values."""
+        return {
+            "epoch": self.epoch,
+            "global_step": self.global_step,
+            "model": self.model.state_dict(),
+            "optimizers": [opt.state_dict() for opt in self.optimizers],
+            "callbacks": {key: cb.state_dict() for key, cb in self._keyed_callbacks().items()},
+            "rng": rng_state(self.generator),
+            "history": self.history,
+        }
+
+    def load_training_state(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`training_state` saved; callbacks are matched by class name."""
+        self.model.load_state_dict(state["model"])
+        if len(state["optimizers"]) != len(self.optimizers):
+            raise NeuralabError(f"the checkpoint has {len(state['optimizers'])} optimiser(s) and this run "
+                                f"{len(self.optimizers)}; resume with the run's own config")
+        for opt, opt_state in zip(self.optimizers, state["optimizers"]):
+            opt.load_state_dict(opt_state)
+        for key, cb in self._keyed_callbacks().items():
+            if key in state["callbacks"]:
+                cb.load_state_dict(state["callbacks"][key])
+            elif cb.state_dict():
+                raise NeuralabError(f"the checkpoint has no state for callback {key}; resume with the run's own "
+                                    "config")
+        set_rng_state(state["rng"], self.generator)
+        self.epoch, self.global_step, self.history = state["epoch"], state["global_step"], state["history"]
+
+
+    def _keyed_callbacks(self) -> dict[str, Callback]:
+        """Callbacks keyed ``ClassName`` (``ClassName_2`` for a second one), so adding a stateless callback such
+        as a progress bar on resume changes nothing."""
+        keyed: dict[str, Callback] = {}
+        for cb in self.callbacks:
+            key, i = type(cb).__name__, 1
+            while key in keyed:
+                i += 1
+                key = f"{type(cb).__name__}_{i}"
+            keyed[key] = cb
+        return keyed
+
+
+def fit(
+    model: nn.Module,
+    data: FitData | tuple[torch.Tensor, ...],
+    config: TrainerConfig | None = None,
+    callbacks: Sequence[Callback] = (),
+    *,
+    optimizer: OptimizerConfig | torch.optim.Optimizer | Sequence[torch.optim.Optimizer] | None = None,
+    scheduler: SchedulerConfig | None = None,
+    loss: LossConfig | nn.Module | Callable[..., torch.Tensor] | str | None = None,
+    metrics: Sequence[str] = (),
+    inverse_target: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    resume: str | Path | None = None,
+) -> FitState:
+    """Train ``model`` on ``data``.
+
+    Parameters
+    ----------
+    model
+        Any ``nn.Module``. See the module docstring for how its loss is found.
+    data
+        A :class:`FitData`, or a tuple of tensors to train on without validation.
+    config
+        Epochs, batch size, device, precision, seed, regularisation and early stopping.
+    callbacks
+        Extra callbacks (checkpointing, progress...). The engine adds the non-finite guard, the LR schedule and
+        early stopping from ``config`` itself.
+    optimizer
+        An :class:`OptimizerConfig` (default Adam, lr 1e-3), or ready optimisers. A model may define
+        ``optimizer_groups()`` returning several parameter lists: it then gets one optimiser per list (a GAN's
+        generator and discriminator).
+    scheduler
+        A learning-rate schedule, stepped per batch or per epoch as it needs.
+    loss
+        The loss for models without ``loss``/``train_step``: a name, a config or a callable.
+    metrics
+        Names from :data:`neuralab.train.metrics.METRICS`, computed on the validation set each epoch.
+    inverse_target
+        Maps standardised targets back to the data's units for regression metrics.
+    resume
+        A ``last.ckpt`` written by :class:`~neuralab.train.callbacks.Checkpoint`: training goes on from there.
+
+    Returns
+    -------
+    FitState
+        The final state; ``state.history`` has one dict of logs per epoch.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from neuralab.train import fit, FitData, TrainerConfig
+    >>> x, y = torch.randn(64, 3), torch.randn(64, 1)
+    >>> state = fit(torch.nn.Linear(3, 1), FitData((x, y)), TrainerConfig(epochs=2), loss="mse")
+    >>> len(state.history)
+    2
+    """
+    config = config or TrainerConfig()
+    data = data if isinstance(data, FitData) else FitData(tuple(data))
+    check_metrics(list(metrics))
+    device = resolve_device(config.device)
+    generator = seed_everything(config.seed)
+    model.to(device)
+    optimizers = _build_optimizers(model, optimizer)
+    train_loader = _Batches(data.train, config.batch_size, device, generator, shuffle=config.shuffle,
+                            drop_last=config.drop_last, num_workers=config.num_workers)
+    steps = len(train_loader)
+    callbacks = list(callbacks)
+    if scheduler is not None:
+        schedule = build_scheduler(scheduler.name, optimizers[0], epochs=config.epochs, steps_per_epoch=steps,
+                                   warmup_epochs=scheduler.warmup_epochs, **scheduler.options)
+        if schedule is not None:
+            callbacks.append(LRSchedule(schedule))
+    monitor = config.monitor or ("val_loss" if data.val is not None else "train_loss")
+    if config.early_stopping is not None:
+        es = config.early_stopping
+        es_monitor = es.monitor or monitor
+        callbacks.append(EarlyStopping(es_monitor, _mode(es_monitor, es.mode), es.patience, es.min_delta,
+                                       es.restore_best))
+    callbacks.append(NonFiniteGuard())
+    callbacks.sort(key=lambda cb: cb.order)
+    state = FitState(model, optimizers, config, device, generator, callbacks, steps)
+    if resume is not None:
+        state.load_training_state(load_state(resume))
+        logger.info("resumed from %s at epoch %d", resume, state.epoch)
+    eval_loss = _resolve_loss(model, loss)
+    step_fn = _make_step(model, optimizers, config, eval_loss)
+    batch_hooks = [cb for cb in callbacks if type(cb).on_batch_end is not Callback.on_batch_end]
+    autocast = _autocast(device, config.precision)
+
+    for cb in callbacks:
+        cb.on_fit_start(state)
+    while state.epoch < config.epochs and not state.stop:
+        model.train()
+        state.step_losses, state.epoch_start_step = [], state.global_step
+        extra: dict[str, list[Any]] = {}
+        lr = optimizers[0].param_groups[0]["lr"] if optimizers else float("nan")
+        start = time.perf_counter()
+        state.epoch += 1
+        for cb in callbacks:
+            cb.on_epoch_start(state)
+        for batch in train_loader:
+            with autocast:
+                out = step_fn(batch)
+            if isinstance(out, dict):
+                loss_value = out.get("loss", next(iter(out.values()), float("nan")))
+                for key, value in out.items():
+                    extra.setdefault(key, []).append(value)
+                out = torch.as_tensor(loss_value)
+            state.step_losses.append(out)
+            state.global_step += 1
+            for cb in batch_hooks:
+                cb.on_batch_end(state)
+        logs: dict[str, float] = {"epoch": state.epoch}
+        if state.step_losses:
+            logs["train_loss"] = torch.stack([t.float().reshape(()) for t in state.step_losses]).mean().item()
+        for key, values in extra.items():
+            if key != "loss":
+                logs[f"train_{key}"] = float(torch.as_tensor([float(v) for v in values]).mean())
+        if data.val is not None:
+            with autocast:
+                val = evaluate(model, data.val, loss=eval_loss, metrics=metrics, device=device,
+                               batch_size=config.eval_batch_size or max(config.batch_size, 1024),
+                               inverse_target=inverse_target)
+            logs.update({f"val_{k}": v for k, v in val.items()})
+        logs["lr"], logs["time"] = lr, time.perf_counter() - start
+        state.logs = logs
+        state.history.append(logs)
+        for cb in callbacks:
+            cb.on_epoch_end(state)
+    for cb in callbacks:
+        cb.on_fit_end(state)
+    return state
+
+
+def _mode(monitor: str, mode: str) -> str:
+    if mode != "auto":
+        return mode
+    return "max" if monitor.split("_", 1)[-1] in HIGHER_IS_BETTER else "min"
+
+
+def _build_optimizers(model: nn.Module, optimizer: Any) -> list[torch.optim.Optimizer]:
+    if isinstance(optimizer, torch.optim.Optimizer):
+        return [optimizer]
+    if isinstance(optimizer, (list, tuple)):
+        return list(optimizer)
+    cfg = optimizer or OptimizerConfig()
+    groups = model.optimizer_groups() if hasattr(model, "optimizer_groups") else [list(model.parameters())]
+    return [build_optimizer(cfg.name, params, cfg.lr, **cfg.options) for params in groups]
+
+
+def _resolve_loss(model: nn.Module, loss: Any) -> Callable[..., torch.Tensor] | None:
+    """The per-batch loss: a named/given criterion on ``model(x), y``, else the model's own ``loss(batch)``.
+
+    ``None`` only for a model that trains through ``train_step`` and has no loss to evaluate.
+    """
+    if isinstance(loss, LossConfig):
+        loss = None if loss.name is None else get_loss(loss.name, **loss.options)
+    elif isinstance(loss, str):
+        loss = get_loss(loss)
+    if loss is None:
+        if hasattr(model, "loss"):
+            return model.loss
+        if hasattr(model, "train_step"):
+            return None
+        raise NeuralabError(f"{type(model).__name__} has no loss method; give a loss, e.g. loss='cross_entropy'")
+    if isinstance(loss, nn.Module):
+        loss = loss.to(next(iter(model.parameters()), torch.empty(0)).device)
+    return lambda batch: loss(model(batch[0]), batch[1])
+
+
+def _make_step(model: nn.Module, optimizers: list[torch.optim.Optimizer], config: TrainerConfig,
+               loss_fn: Callable[..., torch.Tensor] | None) -> Callable[[tuple[torch.Tensor, ...]], Any]:
+    """Build the per-batch update once, so the hot loop has no config look-ups."""
+    if hasattr(model, "train_step"):
+        return lambda batch: model.train_step(batch, optimizers)
+    assert loss_fn is not None
+    penalty = Penalty(l1=config.l1, l2=config.l2)
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = optimizers[0]
+
+    def step(batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        loss = loss_fn(batch)
+        total = loss + penalty(model) if penalty.active else loss
+        opt.zero_grad(set_to_none=True)
+        total.backward()
+        if config.grad_clip is not None:
+            torch.nn.utils.clip_grad_norm_(params, config.grad_clip)
+        opt.step()
+        if config.max_norm is not None:
+            apply_max_norm(model, config.max_norm)
+        return loss.detach()
+
+    return step
+
+
+def _autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager[Any]:
+    if precision == "bf16":
+        return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+class _Batches:
+    """Batches of a split: index slices of device tensors (fast path) or a DataLoader (general path)."""
+
+    def __init__(self, split: Split, batch_size: int, device: torch.device, generator: torch.Generator | None, *,
+                 shuffle: bool, drop_last: bool = False, num_workers: int = 0) -> None:
+        self.device, self.batch_size, self.generator = device, batch_size, generator
+        self.shuffle, self.drop_last = shuffle, drop_last
+        self.tensors: tuple[torch.Tensor, ...] | None = None
+        self.loader: DataLoader | None = None
+        if isinstance(split, (tuple, list)) and all(isinstance(t, torch.Tensor) for t in split):
+            if not split:
+                raise NeuralabError("a data split needs at least one tensor")
+            n = len(split[0])
+            if any(len(t) != n for t in split):
+                raise NeuralabError(f"tensors of one split differ in length: {[len(t) for t in split]}")
+            if n == 0:
+                raise NeuralabError("a data split is empty")
+            self.tensors = tuple(t.to(device) for t in split)
+        elif isinstance(split, DataLoader):
+            self.loader = split
+        elif isinstance(split, Dataset):
+            self.loader = DataLoader(split, batch_size=batch_size, shuffle=shuffle, drop_last=drop_last,
+                                     generator=generator if shuffle else None, num_workers=num_workers,
+                                     pin_memory=device.type == "cuda")
+        else:
+            raise NeuralabError(f"data must be a tuple of tensors, a Dataset or a DataLoader; got "
+                                f"{type(split).__name__}")
+
+    def __len__(self) -> int:
+        if self.loader is not None:
+            return len(self.loader)
+        n = len(self.tensors[0])
+        return n // self.batch_size if self.drop_last and n >= self.batch_size else math.ceil(n / self.batch_size)
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, ...]]:
+        if self.loader is not None:
+            for batch in self.loader:
+                batch = batch if isinstance(batch, (tuple, list)) else (batch,)
+                yield tuple(t.to(self.device, non_blocking=True) for t in batch)
+            return
+        tensors, bs = self.tensors, self.batch_size
+        n = len(tensors[0])
+        if self.shuffle:
+            # Drawn on the CPU generator (saved in checkpoints), then moved: one transfer per epoch.
+            order = torch.randperm(n, generator=self.generator).to(self.device)
+            for i in range(len(self)):
+                idx = order[i * bs:(i + 1) * bs]
+                yield tuple(t[idx] for t in tensors)
+        else:
+            for i in range(len(self)):
+                yield tuple(t[i * bs:(i + 1) * bs] for t in tensors)
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, split: Split, *, loss: Callable[..., torch.Tensor] | str | None = None,
+             metrics: Sequence[str] = (), device: str | torch.device | None = None, batch_size: int = 1024,
+             inverse_target: Callable[[torch.Tensor], torch.Tensor] | None = None) -> dict[str, float]:
+    """Mean loss and metrics of ``model`` over a whole split, in eval mode.
+
+    ``loss`` is a per-batch callable (as ``fit`` resolves it) or a loss name; the result has ``loss`` when one is
+    given and one entry per metric, computed over all outputs at once.
+    """
+    device = resolve_device(device) if device is not None else next(model.parameters()).device
+    if isinstance(loss, str):
+        loss = _resolve_loss(model, loss)
+    was_training = model.training
+    model.eval()
+    total, count, outs, ys = 0.0, 0, [], []
+    for batch in _Batches(split, batch_size, device, None, shuffle=False):
+        n = len(batch[0])
+        if loss is not None:
+            total += float(loss(batch)) * n
+        if metrics:
+            outs.append(model(batch[0]).float())
+            ys.append(batch[1])
+        count += n
+    model.train(was_training)
+    result = {"loss": total / count} if loss is not None and count else {}
+    if metrics and count:
+        result.update(compute_metrics(list(metrics), torch.cat(outs), torch.cat(ys), inverse_target))
+    return result
+
+
+@torch.no_grad()
+def predict(model: nn.Module, x: torch.Tensor | Dataset, *, batch_size: int = 1024,
+            device: str | torch.device | None = None) -> torch.Tensor:
+    """The model's outputs for every row of ``x``, in eval mode, batched, on the CPU."""
+    device = resolve_device(device) if device is not None else next(model.parameters()).device
+    split = (x,) if isinstance(x, torch.Tensor) else x
+    was_training = model.training
+    model.eval()
+    outs = [model(batch[0]).cpu() for batch in _Batches(split, batch_size, device, None, shuffle=False)]
+    model.train(was_training)
+    return torch.cat(outs)
