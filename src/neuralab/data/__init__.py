@@ -1,0 +1,41 @@
+"""Data: the registry of pinned files and their resolution, splits, scalers and in-memory data sets.
+
+Data sets return arrays and tensors and know nothing about models.
+"""
+
+from neuralab.data.datasets import LOADERS, ArrayDataset, load_dataset, load_digits
+from neuralab.data.registry import (
+    DATASETS,
+    DatasetInfo,
+    RemoteFile,
+    dataset_info,
+    fetch,
+    list_datasets,
+    search_dirs,
+    sha256_file,
+)
+from neuralab.data.scaling import SCALERS, IdentityScaler, MinMaxScaler, Standardizer, make_scaler
+from neuralab.data.splits import Split, kfold, split_indices
+
+__all__ = [
+    "DATASETS",
+    "LOADERS",
+    "SCALERS",
+    "ArrayDataset",
+    "DatasetInfo",
+    "IdentityScaler",
+    "MinMaxScaler",
+    "RemoteFile",
+    "Split",
+    "Standardizer",
+    "dataset_info",
+    "fetch",
+    "kfold",
+    "list_datasets",
+    "load_dataset",
+    "load_digits",
+    "make_scaler",
+    "search_dirs",
+    "sha256_file",
+    "split_indices",
+]

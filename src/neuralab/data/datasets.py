@@ -1,0 +1,129 @@
+"""In-memory data sets as arrays, and loading them by name.
+
+:func:`load_dataset` looks the name up in :data:`LOADERS`, a plain dict from name to loader. A loader takes the
+keyword ``data_dir`` (passed on to :func:`~neuralab.data.registry.fetch`) and returns an :class:`ArrayDataset`
+whose ``files`` record the sha256 of every file it read, for the run's environment record. To add a data set,
+register its files in :data:`~neuralab.data.registry.DATASETS`, write ``load_<name>(*, data_dir=None)`` and add it
+to :data:`LOADERS`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from neuralab.data.registry import DATASETS, sha256_file
+from neuralab.errors import DataError, did_you_mean
+
+__all__ = ["LOADERS", "ArrayDataset", "load_dataset", "load_digits"]
+
+Task = Literal["classification", "regression", "unsupervised"]
+_TASKS = ("classification", "regression", "unsupervised")
+
+
+@dataclass
+class ArrayDataset:
+    """A whole data set in memory.
+
+    Parameters
+    ----------
+    x : np.ndarray
+        Inputs, shape (N, ...).
+    y : np.ndarray or None
+        Targets, shape (N,) or (N, ...): int64 class indices for classification, floats for regression, None for
+        unsupervised data.
+    task : {"classification", "regression", "unsupervised"}
+    name : str
+        The registry name, such as ``"digits"``.
+    feature_names : list of str, optional
+        One name per feature column of ``x``.
+    classes : list, optional
+        The class label of each class index (classification).
+    files : dict of str to str
+        ``filename -> sha256`` of every file read; empty for an embedded data set.
+    """
+
+    x: np.ndarray
+    y: np.ndarray | None
+    task: Task
+    name: str
+    feature_names: list[str] | None = None
+    classes: list[Any] | None = None
+    files: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.task not in _TASKS:
+            raise DataError(f"{self.name}: task must be one of {', '.join(_TASKS)}; got {self.task!r}")
+        if self.y is not None and len(self.y) != len(self.x):
+            raise DataError(f"{self.name}: x has {len(self.x)} samples but y has {len(self.y)}; they must match")
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+
+def load_digits(*, data_dir: str | Path | None = None) -> ArrayDataset:
+    """Load scikit-learn's bundled 8x8 handwritten digits: 1797 images, 10 classes.
+
+    Parameters
+    ----------
+    data_dir : str or Path, optional
+        Ignored: the data ship with scikit-learn. Accepted so that every loader has the same signature.
+
+    Returns
+    -------
+    ArrayDataset
+        ``x`` float32 of shape (1797, 64) with pixel values 0-16 (row-major 8x8), ``y`` int64 in 0-9, task
+        ``"classification"``, ``files`` the sha256 of scikit-learn's ``digits.csv.gz``.
+    """
+    from importlib import resources
+
+    from sklearn.datasets import load_digits as sklearn_load_digits  # lazy: sklearn.datasets is slow to import
+
+    bunch = sklearn_load_digits()
+    source = Path(str(resources.files("sklearn.datasets.data") / "digits.csv.gz"))
+    return ArrayDataset(
+        x=np.ascontiguousarray(bunch.data, dtype=np.float32),
+        y=np.asarray(bunch.target, dtype=np.int64),
+        task="classification",
+        name="digits",
+        feature_names=list(bunch.feature_names),
+        classes=list(range(10)),
+        files={"sklearn/datasets/data/digits.csv.gz": sha256_file(source)} if source.is_file() else {},
+    )
+
+
+LOADERS: dict[str, Callable[..., ArrayDataset]] = {
+    "digits": load_digits,
+}
+
+
+def load_dataset(name: str, *, data_dir: str | Path | None = None) -> ArrayDataset:
+    """Load a data set by name.
+
+    Parameters
+    ----------
+    name : str
+        A key of :data:`LOADERS`.
+    data_dir : str or Path, optional
+        A folder searched first for the data set's files (see :func:`~neuralab.data.registry.fetch`).
+
+    Raises
+    ------
+    DataError
+        For an unknown name (the message lists the loadable names), or any problem finding or reading the files.
+
+    Examples
+    --------
+    >>> load_dataset("digits").x.shape
+    (1797, 64)
+    """
+    if name not in LOADERS:
+        if name in DATASETS:
+            raise DataError(f"dataset {name!r} has no loader yet (fetch({name!r}) gives its files); loadable: "
+                            f"{', '.join(LOADERS)}")
+        raise DataError(f"unknown dataset {name!r}{did_you_mean(str(name), LOADERS)}; loadable: {', '.join(LOADERS)}")
+    return LOADERS[name](data_dir=data_dir)
