@@ -1,0 +1,159 @@
+"""Recipes: YAML files that say what to train, on what, and how.
+
+A recipe has the sections ``data``, ``model``, ``loss``, ``optimizer``, ``scheduler``, ``trainer`` and ``metrics``.
+Bundled recipes live beside this file; any YAML file with the same sections works too. ``--set a.b=c`` overrides
+one value (the value is read as YAML, so ``5``, ``0.1``, ``[256, 128]`` and ``null`` mean what they look like).
+Unknown keys are errors that name the closest valid key, in every section: model and optimiser options are checked
+against the signature of what they build.
+"""
+
+from __future__ import annotations
+
+import inspect
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import Field, ValidationError
+
+from neuralab.errors import ConfigError, did_you_mean
+from neuralab.models import MODELS
+from neuralab.train.config import (
+    LossConfig,
+    OptimizerConfig,
+    OptionsModel,
+    SchedulerConfig,
+    StrictModel,
+    TrainerConfig,
+    validation_message,
+)
+
+__all__ = ["DataConfig", "ModelConfig", "Recipe", "load_recipe", "list_recipes", "apply_override"]
+
+
+class DataConfig(StrictModel):
+    """Which data set, how to split it, and how to scale its features (fitted on the training part only)."""
+
+    name: str
+    split: Literal["random", "stratified", "group"] = "random"
+    val: float = Field(0.1, ge=0, lt=1)
+    test: float = Field(0.2, ge=0, lt=1)
+    scaling: Literal["standard", "minmax", "none"] = "standard"
+    target_scaling: Literal["standard", "none"] = "standard"
+    data_dir: str | None = None
+
+
+class ModelConfig(OptionsModel):
+    """``name`` of :data:`neuralab.models.MODELS` and that model's constructor arguments."""
+
+    name: str = "mlp"
+
+
+class Recipe(StrictModel):
+    """A whole training job."""
+
+    name: str
+    description: str = ""
+    task: Literal["classification", "regression"] | None = None
+    data: DataConfig
+    model: ModelConfig = ModelConfig()
+    loss: LossConfig = LossConfig()
+    optimizer: OptimizerConfig = OptimizerConfig()
+    scheduler: SchedulerConfig = SchedulerConfig()
+    trainer: TrainerConfig = TrainerConfig()
+    metrics: list[str] = []
+
+
+def _bundled() -> dict[str, Path]:
+    folder = resources.files(__name__)
+    return {Path(str(p)).stem: Path(str(p)) for p in folder.iterdir() if str(p).endswith(".yaml")}
+
+
+def list_recipes() -> list[tuple[str, str]]:
+    """``(name, description)`` of every bundled recipe, sorted by name."""
+    out = []
+    for name, path in sorted(_bundled().items()):
+        raw = yaml.safe_load(path.read_text()) or {}
+        out.append((name, str(raw.get("description", "")).strip().splitlines()[0] if raw.get("description") else ""))
+    return out
+
+
+def apply_override(raw: dict[str, Any], override: str) -> None:
+    """Apply one ``a.b.c=value`` override to a raw recipe dict, in place."""
+    if "=" not in override:
+        raise ConfigError(f"--set expects KEY=VALUE, e.g. trainer.epochs=5; got {override!r}")
+    key, _, text = override.partition("=")
+    parts = key.strip().split(".")
+    if not all(parts):
+        raise ConfigError(f"--set key {key!r} is not a dotted path like trainer.epochs")
+    try:
+        value = yaml.safe_load(text) if text.strip() else ""
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"--set {key}: cannot read value {text!r}: {exc.problem}") from exc
+    node = raw
+    for i, part in enumerate(parts[:-1]):
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise ConfigError(f"--set {key}: {'.'.join(parts[:i + 1])} is a value, not a section")
+        node = child
+    node[parts[-1]] = value
+
+
+def load_recipe(name_or_path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Recipe:
+    """Load a bundled recipe by name, or a YAML file by path, apply ``overrides`` and validate.
+
+    Raises
+    ------
+    ConfigError
+        Unknown recipe, unreadable YAML, unknown key (with the closest valid key) or bad value.
+
+    Examples
+    --------
+    >>> recipe = load_recipe("digits-mlp", ["trainer.epochs=3"])
+    >>> recipe.trainer.epochs
+    3
+    """
+    path = Path(name_or_path)
+    bundled = _bundled()
+    if str(name_or_path) in bundled:
+        path = bundled[str(name_or_path)]
+    elif not path.is_file():
+        hint = did_you_mean(str(name_or_path), bundled)
+        raise ConfigError(f"no recipe or file named {str(name_or_path)!r}{hint}; run `neuralab recipes` to list "
+                          "the bundled ones")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: a recipe must be a mapping with data, model, trainer... sections")
+    raw.setdefault("name", path.stem)
+    for override in overrides:
+        apply_override(raw, override)
+    return validate_recipe(raw)
+
+
+def validate_recipe(raw: dict[str, Any]) -> Recipe:
+    """Validate a raw dict as a :class:`Recipe`, checking options against what they build."""
+    try:
+        recipe = Recipe.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(validation_message(exc, Recipe)) from None
+    if recipe.model.name not in MODELS:
+        raise ConfigError(f"model.name: unknown model {recipe.model.name!r}{did_you_mean(recipe.model.name, MODELS)}"
+                          f"; choose from {', '.join(MODELS)}")
+    check_options(MODELS[recipe.model.name], recipe.model.options, "model")
+    return recipe
+
+
+def check_options(target: Any, options: dict[str, Any], section: str) -> None:
+    """Raise a ConfigError for an option that ``target``'s signature does not take."""
+    params = inspect.signature(target).parameters
+    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        return
+    for key in options:
+        if key not in params:
+            valid = [p for p in params if p != "self"]
+            raise ConfigError(f"{section}.{key}: unknown key{did_you_mean(key, valid)}; valid keys: name, "
+                              f"{', '.join(valid)}")
