@@ -1,0 +1,72 @@
+"""Entry point of the ``neuralab`` command: the app, ``--version``/``--debug``, and one-line user errors.
+
+A :class:`~neuralab.errors.NeuralabError` is the user's to fix: it is printed as one line on stderr and the exit
+code is 2. ``--debug`` shows the traceback instead. Any other exception is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import typer
+from rich.console import Console
+
+import neuralab
+from neuralab.cli import run as run_commands
+from neuralab.errors import NeuralabError
+
+app = typer.Typer(
+    name="neuralab",
+    help="neuralab: train, inspect, report and predict with deep-learning models.\n\n"
+         "Example: neuralab train digits-mlp --set trainer.epochs=5",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    rich_markup_mode=None,
+)
+err_console = Console(stderr=True)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"neuralab {neuralab.__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks and debug logs."),
+) -> None:
+    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+
+
+run_commands.register(app)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; return the exit code (0 ok, 2 user error)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        app(args=args, prog_name="neuralab")  # typer handles usage errors itself (exit code 2)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except NeuralabError as exc:
+        if "--debug" in args:
+            raise
+        err_console.print(f"[red]error:[/] {exc}", highlight=False, markup=True, soft_wrap=True)
+        return 2
+    except KeyboardInterrupt:
+        err_console.print("interrupted")
+        return 130
+    return 0
+
+
+def entry() -> None:
+    """Console-script entry point."""
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    entry()

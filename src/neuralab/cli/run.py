@@ -1,0 +1,143 @@
+"""Commands on runs: ``recipes``, ``train``, ``evaluate``, ``predict`` and ``report``.
+
+They turn flags into library calls and print results; the work happens in :mod:`neuralab.runs`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from neuralab.errors import NeuralabError
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def recipes() -> None:
+    """List the bundled recipes with a one-line description each.
+
+    Example: neuralab recipes
+    """
+    from neuralab.recipes import list_recipes
+
+    table = Table("recipe", "description", box=None)
+    for name, description in list_recipes():
+        table.add_row(name, description)
+    console.print(table)
+
+
+def train(
+    recipe: str = typer.Argument(None, help="A bundled recipe name (see `neuralab recipes`) or a YAML file."),
+    set_: list[str] = typer.Option([], "--set", help="Override a value, e.g. --set trainer.epochs=5 (repeatable)."),
+    out: Path = typer.Option(None, "--out", help="Run directory (default runs/<recipe>-<timestamp>)."),
+    resume: Path = typer.Option(None, "--resume", help="Continue the run in this directory from its last checkpoint."),
+    device: str = typer.Option(None, "--device", help="auto, cpu or cuda (overrides trainer.device)."),
+    seed: int = typer.Option(None, "--seed", help="Random seed (overrides trainer.seed)."),
+    data_dir: Path = typer.Option(None, "--data-dir", help="Folder to look for data files in first."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+) -> None:
+    """Train a recipe and write a run directory with weights, metrics, plots and report.html.
+
+    Example: neuralab train digits-mlp --set trainer.epochs=20 --seed 1
+    """
+    from neuralab.recipes import load_recipe
+    from neuralab.runs import train_recipe
+    from neuralab.train import ProgressBar
+
+    overrides = list(set_)
+    if device is not None:
+        overrides.append(f"trainer.device={device}")
+    if seed is not None:
+        overrides.append(f"trainer.seed={seed}")
+    if data_dir is not None:
+        overrides.append(f"data.data_dir={data_dir}")
+    callbacks = [] if quiet else [ProgressBar(console=err_console)]
+    if resume is not None:
+        if overrides:
+            raise NeuralabError("--resume continues a run with its own config; drop --set/--seed/--device")
+        run = train_recipe(resume=resume, callbacks=callbacks)
+    else:
+        if recipe is None:
+            raise NeuralabError("give a recipe name or file (see `neuralab recipes`), or --resume RUN_DIR")
+        run = train_recipe(load_recipe(recipe, overrides), out_dir=out, callbacks=callbacks)
+    _print_metrics(run.metrics()["final"])
+    console.print(f"run:    {run.path}")
+    console.print(f"report: {run.path / 'report.html'}")
+
+
+def evaluate(
+    run: Path = typer.Argument(..., help="A run directory."),
+    split: str = typer.Option("test", help="train, val or test."),
+) -> None:
+    """Recompute the loss and metrics of a trained run on one split of its data.
+
+    Example: neuralab evaluate runs/digits-mlp-20261123-120000 --split test
+    """
+    from neuralab.runs import Run
+
+    result = Run.load(run).evaluate(split)
+    _print_metrics({split: result})
+
+
+def predict(
+    run: Path = typer.Argument(..., help="A run directory."),
+    inputs: list[str] = typer.Argument(..., help="Input file(s): .csv (one row per sample) or .npy."),
+    output: Path = typer.Option(None, "--output", "-o", help="Write predictions to this CSV instead of printing."),
+) -> None:
+    """Predict with a trained run.
+
+    Example: neuralab predict runs/digits-mlp-20261123-120000 samples.csv --output preds.csv
+    """
+    from neuralab.runs import Run, read_features
+
+    model = Run.load(run)
+    x = np.concatenate([read_features(p) for p in inputs])
+    pred = model.predict(x)
+    header = ["prediction"]
+    columns = [pred.astype(str)]
+    if model.task == "classification":
+        proba = model.predict_proba(x)
+        header += [f"p_{c}" for c in model.classes]
+        columns += [np.char.mod("%.4f", proba[:, j]) for j in range(proba.shape[1])]
+    rows = list(zip(*columns))
+    if output is not None:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text("\n".join([",".join(header), *(",".join(r) for r in rows)]) + "\n")
+        console.print(f"wrote {len(rows)} predictions to {output}")
+        return
+    table = Table("row", *header, box=None)
+    for i, r in enumerate(rows):
+        table.add_row(str(i), *r)
+    console.print(table)
+
+
+def report(run: Path = typer.Argument(..., help="A run directory.")) -> None:
+    """(Re)write a run's plots and self-contained report.html.
+
+    Example: neuralab report runs/digits-mlp-20261123-120000
+    """
+    from neuralab.report import write_report
+
+    console.print(f"report: {write_report(run)}")
+
+
+def _print_metrics(final: dict[str, dict[str, float]]) -> None:
+    names = sorted({k for split in final.values() for k in split})
+    table = Table("split", *names, box=None)
+    for split, values in final.items():
+        table.add_row(split, *(f"{values[k]:.4f}" if values.get(k) is not None else "-" for k in names))
+    console.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    """Add these commands to the app."""
+    app.command()(recipes)
+    app.command()(train)
+    app.command()(evaluate)
+    app.command()(predict)
+    app.command()(report)

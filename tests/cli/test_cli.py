@@ -1,0 +1,92 @@
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import neuralab
+from neuralab.cli.main import main
+
+COMMANDS = ["recipes", "train", "evaluate", "predict", "report"]
+
+
+def run_cli(capsys, *args):
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_version(capsys):
+    code, out, _ = run_cli(capsys, "--version")
+    assert code == 0 and out.strip() == f"neuralab {neuralab.__version__}"
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_has_help_with_an_example(capsys, command):
+    code, out, _ = run_cli(capsys, command, "--help")
+    assert code == 0 and "Example: neuralab " + command in " ".join(out.split())
+
+
+def test_recipes_lists_bundled_recipes(capsys):
+    code, out, _ = run_cli(capsys, "recipes")
+    assert code == 0 and "digits-mlp" in out and "digits" in out
+
+
+@pytest.fixture(scope="module")
+def digits_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "digits"
+    assert main(["train", "digits-mlp", "--set", "trainer.epochs=3", "--out", str(out), "--quiet"]) == 0
+    return out
+
+
+def test_train_writes_a_complete_run_directory(digits_run):
+    for name in ("config.yaml", "model.safetensors", "metrics.json", "environment.json", "report.html",
+                 "learning_curves.png", "checkpoints/last.ckpt", "checkpoints/best.ckpt"):
+        assert (digits_run / name).is_file(), name
+    config = (digits_run / "config.yaml").read_text()
+    assert "in_features: 64" in config and "out_features: 10" in config
+
+
+def test_evaluate_predict_and_report_on_a_run(capsys, digits_run, tmp_path):
+    code, out, _ = run_cli(capsys, "evaluate", str(digits_run), "--split", "test")
+    assert code == 0 and "accuracy" in out
+    from sklearn.datasets import load_digits
+
+    x = load_digits().data[:5]
+    csv = tmp_path / "five.csv"
+    np.savetxt(csv, x, delimiter=",", header=",".join(f"px{i}" for i in range(64)), comments="")
+    code, out, _ = run_cli(capsys, "predict", str(digits_run), str(csv), "--output", str(tmp_path / "p.csv"))
+    assert code == 0
+    lines = (tmp_path / "p.csv").read_text().splitlines()
+    assert lines[0].split(",")[:3] == ["prediction", "p_0", "p_1"] and len(lines) == 6
+    assert all(abs(sum(map(float, ln.split(",")[1:])) - 1) < 1e-3 for ln in lines[1:])
+    code, out, _ = run_cli(capsys, "report", str(digits_run))
+    assert code == 0 and "report.html" in out
+
+
+@pytest.mark.parametrize("args, message", [
+    (["train", "digits-mlp", "--set", "trainer.epocs=3"], "did you mean 'epochs'"),
+    (["train", "no-such-recipe"], "no recipe or file named 'no-such-recipe'"),
+    (["evaluate", "/no/such/run"], "is not a finished run"),
+    (["train", "digits-mlp", "--device", "tpu"], "auto, cpu, cuda"),
+])
+def test_user_errors_are_one_line_with_exit_code_2(capsys, args, message):
+    code, _, err = run_cli(capsys, *args)
+    assert code == 2
+    assert message in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_predict_rejects_wrong_feature_count(capsys, digits_run, tmp_path):
+    csv = tmp_path / "bad.csv"
+    csv.write_text("1,2,3\n")
+    code, _, err = run_cli(capsys, "predict", str(digits_run), str(csv))
+    assert code == 2 and "expects 64 features" in err
+
+
+def test_debug_flag_shows_the_traceback():
+    proc = subprocess.run([sys.executable, "-m", "neuralab.cli.main", "--debug", "train", "nope"],
+                          capture_output=True, text=True)
+    assert proc.returncode != 0 and "Traceback" in proc.stderr and "ConfigError" in proc.stderr
+    proc = subprocess.run([sys.executable, "-m", "neuralab.cli.main", "train", "nope"], capture_output=True, text=True)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
