@@ -213,3 +213,24 @@ def test_regularisation_options_are_applied():
     fit(model, (x, y), TrainerConfig(epochs=5, batch_size=16, max_norm=0.5, grad_clip=1.0, l1=1e-3, l2=1e-3),
         loss="cross_entropy", optimizer=OptimizerConfig(lr=0.1))
     assert model[0].weight.norm(dim=1).max() <= 0.5 + 1e-5
+
+
+@pytest.mark.parametrize("n, batch_size, drop_last, sizes", [
+    (10, 4, False, [4, 4, 2]), (9, 4, False, [4, 5]), (9, 4, True, [4, 4]), (3, 4, False, [3]), (1, 4, False, [1]),
+])
+def test_fast_path_batches_never_leave_a_single_row_behind(n, batch_size, drop_last, sizes):
+    from neuralab.train.engine import _Batches
+
+    batches = _Batches((torch.arange(n),), batch_size, torch.device("cpu"), torch.Generator(), shuffle=True,
+                       drop_last=drop_last)
+    got = [len(b[0]) for b in batches]
+    assert got == sizes and len(batches) == len(sizes)
+    if not drop_last:
+        assert sorted(torch.cat([b[0] for b in batches]).tolist()) == list(range(n))
+
+
+def test_batch_norm_model_trains_when_rows_leave_one_over():
+    x, y = _blobs(n=33)
+    model = nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, 3))
+    state = fit(model, (x, y), TrainerConfig(epochs=2, batch_size=8), loss="cross_entropy")
+    assert len(state.history) == 2

@@ -352,7 +352,10 @@ class _Batches:
         if self.loader is not None:
             return len(self.loader)
         n = len(self.tensors[0])
-        return n // self.batch_size if self.drop_last and n >= self.batch_size else math.ceil(n / self.batch_size)
+        if (self.drop_last or n % self.batch_size == 1) and n > self.batch_size:
+            # A last batch of one row is folded into the one before: batch norm cannot train on a single row.
+            return n // self.batch_size
+        return math.ceil(n / self.batch_size)
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, ...]]:
         if self.loader is not None:
@@ -365,12 +368,17 @@ class _Batches:
         if self.shuffle:
             # Drawn on the CPU generator (saved in checkpoints), then moved: one transfer per epoch.
             order = torch.randperm(n, generator=self.generator).to(self.device)
-            for i in range(len(self)):
-                idx = order[i * bs:(i + 1) * bs]
+            for lo, hi in self._bounds(n):
+                idx = order[lo:hi]
                 yield tuple(t[idx] for t in tensors)
         else:
-            for i in range(len(self)):
-                yield tuple(t[i * bs:(i + 1) * bs] for t in tensors)
+            for lo, hi in self._bounds(n):
+                yield tuple(t[lo:hi] for t in tensors)
+
+    def _bounds(self, n: int) -> list[tuple[int, int]]:
+        steps, bs = len(self), self.batch_size
+        last = n if not self.drop_last or n <= bs else steps * bs
+        return [(i * bs, last if i == steps - 1 else (i + 1) * bs) for i in range(steps)]
 
 
 @torch.no_grad()
