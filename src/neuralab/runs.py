@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 import platform
@@ -22,7 +23,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -35,61 +35,78 @@ from safetensors.torch import save_file
 
 import neuralab
 from neuralab.data import load_dataset, make_scaler, split_indices
+from neuralab.data.prepared import PreparedData, TabularInputs
 from neuralab.errors import DataError, NeuralabError
 from neuralab.models import MODELS
 from neuralab.recipes import Recipe, validate_recipe
 from neuralab.train import Callback, Checkpoint, FitData, evaluate, fit
 from neuralab.train.seeding import resolve_device, seed_everything
-from neuralab.train.state import atomic_write_text
+from neuralab.train.state import atomic_write_text, load_state, save_state
 
-__all__ = ["Run", "PreparedData", "prepare_data", "train_recipe", "read_features"]
+__all__ = ["Run", "prepare_data", "make_inputs", "train_recipe", "read_features"]
 
 logger = logging.getLogger(__name__)
 
 
-@dataclass
-class PreparedData:
-    """Scaled tensors for each split, the fitted scalers, and what the model needs to know about the data."""
+MOLECULAR = {"esol", "solubility", "csv"}
 
-    splits: dict[str, tuple[torch.Tensor, torch.Tensor]]
-    x_scaler: Any
-    y_scaler: Any | None
-    task: str
-    in_features: int
-    out_features: int
-    classes: list[Any] = field(default_factory=list)
-    files: dict[str, str] = field(default_factory=dict)
+
+def _is_molecular(recipe: Recipe) -> bool:
+    return recipe.data.name in MOLECULAR
 
 
 def prepare_data(recipe: Recipe) -> PreparedData:
-    """Load, split and scale the recipe's data. The scalers are fitted on the training part only."""
+    """Load, split and transform the recipe's data; pipelines and scalers are fitted on the training part only."""
+    if _is_molecular(recipe):
+        from neuralab.chem.inputs import prepare_molecules  # RDKit is imported only for molecular recipes
+
+        return prepare_molecules(recipe)
+    return _prepare_table(recipe)
+
+
+def make_inputs(recipe: Recipe) -> Any:
+    """An unfitted input pipeline of the kind the recipe uses (its state is loaded from the weights file)."""
+    if _is_molecular(recipe):
+        from neuralab.chem.inputs import MoleculeInputs
+
+        return MoleculeInputs.from_recipe(recipe)
+    return TabularInputs(recipe.data.scaling)
+
+
+def _prepare_table(recipe: Recipe) -> PreparedData:
     cfg = recipe.data
     ds = load_dataset(cfg.name, data_dir=cfg.data_dir)
     task = recipe.task or ds.task
     if ds.y is None:
         raise DataError(f"data set {cfg.name!r} has no targets; a {task} recipe needs them")
+    if cfg.split not in {"random", "stratified"}:
+        raise DataError(f"data.split {cfg.split!r} needs molecules or groups; use random or stratified for "
+                        f"{cfg.name!r}")
     split = split_indices(len(ds.x), method=cfg.split, val=cfg.val, test=cfg.test, seed=recipe.trainer.seed,
                           y=ds.y if cfg.split == "stratified" else None)
-    x_scaler = make_scaler(cfg.scaling).fit(ds.x[split.train].astype(np.float32))
+    inputs = TabularInputs(cfg.scaling).fit(ds.x[split.train])
     y_scaler = None
     if task == "regression" and cfg.target_scaling == "standard":
         y_scaler = make_scaler("standard").fit(ds.y[split.train].astype(np.float32).reshape(-1, 1))
-    splits = {}
+    splits, targets = {}, {}
     for name in ("train", "val", "test"):
         idx = getattr(split, name)
         if len(idx) == 0:
             continue
-        x = x_scaler.transform(torch.as_tensor(ds.x[idx], dtype=torch.float32))
-        if task == "classification":
-            y = torch.as_tensor(ds.y[idx], dtype=torch.long)
-        else:
-            y = torch.as_tensor(ds.y[idx], dtype=torch.float32).reshape(-1, 1)
-            y = y_scaler.transform(y) if y_scaler is not None else y
-        splits[name] = (x, y)
-    classes = list(getattr(ds, "classes", None) or (np.unique(ds.y).tolist() if task == "classification" else []))
-    out_features = len(classes) if task == "classification" else 1
-    return PreparedData(splits, x_scaler, y_scaler, task, int(np.prod(ds.x.shape[1:])), out_features, classes,
-                        dict(ds.files))
+        targets[name] = ds.y[idx]
+        splits[name] = inputs.transform(ds.x[idx], encode_targets(ds.y[idx], task, y_scaler))
+    classes = list(ds.classes or np.unique(ds.y).tolist()) if task == "classification" else []
+    model_args = {"in_features": int(np.prod(ds.x.shape[1:])),
+                  "out_features": len(classes) if task == "classification" else 1}
+    return PreparedData(splits, targets, inputs, y_scaler, task, model_args, classes, dict(ds.files))
+
+
+def encode_targets(y: np.ndarray, task: str, y_scaler: Any | None) -> torch.Tensor:
+    """Targets as the loss wants them: class indices, or a scaled (N, 1) float column."""
+    if task == "classification":
+        return torch.as_tensor(y, dtype=torch.long)
+    t = torch.as_tensor(np.asarray(y, dtype=np.float32)).reshape(len(y), -1)
+    return y_scaler.transform(t) if y_scaler is not None else t
 
 
 def _build_model(recipe: Recipe) -> torch.nn.Module:
@@ -108,7 +125,8 @@ def train_recipe(recipe: Recipe | None = None, *, out_dir: str | Path | None = N
     out_dir
         The run directory; by default ``<runs_root>/<recipe>-<timestamp>``.
     resume
-        A run directory whose ``checkpoints/last.ckpt`` training continues from.
+        A run directory to continue: finished ensemble members are kept, the unfinished one goes on from its
+        ``last.ckpt``.
     callbacks
         Extra engine callbacks, e.g. the CLI's progress bar.
     write_report
@@ -117,42 +135,62 @@ def train_recipe(recipe: Recipe | None = None, *, out_dir: str | Path | None = N
     started = time.perf_counter()
     if resume is not None:
         out = Path(resume)
-        ckpt = out / "checkpoints" / "last.ckpt"
         if not (out / "config.yaml").is_file():
             raise NeuralabError(f"cannot resume {out}: it has no config.yaml; is it a run directory?")
-        if not ckpt.is_file():
-            raise NeuralabError(f"cannot resume {out}: no checkpoint at {ckpt} (the run stopped before its first "
+        if not any((out / "checkpoints").rglob("*.ckpt")):
+            raise NeuralabError(f"cannot resume {out}: it has no checkpoint yet (the run stopped before its first "
                                 "epoch ended); start it again instead")
         recipe = validate_recipe(yaml.safe_load((out / "config.yaml").read_text()))
     elif recipe is None:
         raise NeuralabError("train_recipe needs a recipe or a run directory to resume")
     else:
-        ckpt = None
         out = Path(out_dir) if out_dir is not None else _new_run_dir(Path(runs_root), recipe.name)
     data = prepare_data(recipe)
     recipe = _resolve(recipe, data)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "config.yaml", yaml.safe_dump(recipe.model_dump(mode="json"), sort_keys=False))
-    seed_everything(recipe.trainer.seed)  # the model's initial weights depend on the seed too
-    model = _build_model(recipe)
     monitor = recipe.trainer.monitor or ("val_loss" if "val" in data.splits else "train_loss")
-    checkpoint = Checkpoint(out / "checkpoints", monitor=monitor,
-                            mode="max" if monitor.split("_", 1)[-1] in {"accuracy", "r2"} else "min")
+    mode = "max" if monitor.split("_", 1)[-1] in {"accuracy", "r2"} else "min"
     inverse = data.y_scaler.inverse_transform if data.y_scaler is not None else None
-    state = fit(model, FitData(data.splits["train"], data.splits.get("val")), recipe.trainer,
-                [*callbacks, checkpoint], optimizer=recipe.optimizer, scheduler=recipe.scheduler, loss=recipe.loss,
-                metrics=recipe.metrics, inverse_target=inverse, resume=ckpt)
-    _save_weights(out / "model.safetensors", model, data)
-    final = {name: evaluate(model, split, loss=_loss_name(recipe), metrics=recipe.metrics,
-                            inverse_target=inverse, batch_size=max(recipe.trainer.batch_size, 1024))
-             for name, split in data.splits.items()}
-    early = next((cb for cb in state.callbacks if hasattr(cb, "stopped_epoch")), None)
-    metrics = {"task": data.task, "monitor": monitor, "mode": checkpoint.mode,
-               "best_epoch": early.best_epoch if early is not None else checkpoint.best_epoch,
-               "stopped_early": bool(early is not None and early.stopped_epoch is not None),
-               "history": state.history, "final": final}
+    models, histories, states = [], [], []
+    for member in range(recipe.ensemble):
+        ckpt_dir = out / "checkpoints" if recipe.ensemble == 1 else out / "checkpoints" / f"member-{member}"
+        trainer = recipe.trainer.model_copy(update={"seed": recipe.trainer.seed + member})
+        seed_everything(trainer.seed)  # the model's initial weights depend on the seed too
+        model = _build_model(recipe)
+        done = ckpt_dir / "final.ckpt"
+        if done.is_file():  # a finished member of a resumed ensemble
+            final_state = load_state(done)
+            model.load_state_dict(final_state["model"])
+            models.append(model), histories.append(final_state["history"]), states.append(final_state["summary"])
+            continue
+        last = ckpt_dir / "last.ckpt"
+        checkpoint = Checkpoint(ckpt_dir, monitor=monitor, mode=mode)
+        state = fit(model, FitData(data.splits["train"], data.splits.get("val")), trainer, [*callbacks, checkpoint],
+                    optimizer=recipe.optimizer, scheduler=recipe.scheduler, loss=recipe.loss, metrics=recipe.metrics,
+                    inverse_target=inverse, resume=last if resume is not None and last.is_file() else None)
+        early = next((cb for cb in state.callbacks if hasattr(cb, "stopped_epoch")), None)
+        summary = {"best_epoch": early.best_epoch if early is not None else checkpoint.best_epoch,
+                   "stopped_early": bool(early is not None and early.stopped_epoch is not None),
+                   "device": str(state.device)}
+        save_state({"model": model.state_dict(), "history": state.history, "summary": summary}, done)
+        models.append(model), histories.append(state.history), states.append(summary)
+    run = Run(out, recipe, models, data.inputs, data.y_scaler, data.task, data.classes)
+    final = {name: run.score_split(split, data.targets[name]) for name, split in data.splits.items()}
+    calibration = {}
+    if data.task == "regression" and "val" in data.splits:
+        calibration["residuals"] = torch.as_tensor(
+            data.targets["val"].reshape(-1) - run.predict_prepared(data.splits["val"]).reshape(-1))
+    _save_weights(out / "model.safetensors", run, calibration)
+    metrics = {"task": data.task, "monitor": monitor, "mode": mode, **states[0], "history": histories[0],
+               "final": final}
+    if recipe.ensemble > 1:
+        metrics["members"] = [{**st, "history": h} for st, h in zip(states, histories)]
+    if calibration and "test" in data.splits:
+        metrics["intervals"] = Run.load(out).interval_coverage(data.splits["test"], data.targets["test"])
+    metrics.update(data.extras.get("metrics", {}))
     atomic_write_text(out / "metrics.json", json.dumps(_finite(metrics), indent=2))
-    env = _environment(recipe, state.device, data.files, time.perf_counter() - started)
+    env = _environment(recipe, states[0]["device"], data.files, time.perf_counter() - started)
     atomic_write_text(out / "environment.json", json.dumps(env, indent=2))
     if write_report:
         from neuralab.report import write_report as _write_report
@@ -161,16 +199,14 @@ def train_recipe(recipe: Recipe | None = None, *, out_dir: str | Path | None = N
     return Run.load(out)
 
 
-def _loss_name(recipe: Recipe) -> str | None:
-    return recipe.loss.name
-
-
 def _resolve(recipe: Recipe, data: PreparedData) -> Recipe:
-    """Fill in what the data decides: the task and the model's input and output sizes."""
+    """Fill in what the data decides: the task and the sizes the model needs (input and output sizes...)."""
     raw = recipe.model_dump(mode="json")
     raw["task"] = data.task
-    raw["model"].setdefault("in_features", data.in_features)
-    raw["model"].setdefault("out_features", data.out_features)
+    accepted = inspect.signature(MODELS[recipe.model.name]).parameters
+    for key, value in data.model_args.items():
+        if key in accepted:
+            raw["model"].setdefault(key, value)
     if raw["loss"].get("name") is None:
         raw["loss"]["name"] = "cross_entropy" if data.task == "classification" else "mse"
     return validate_recipe(raw)
@@ -185,13 +221,15 @@ def _new_run_dir(root: Path, name: str) -> Path:
     return path
 
 
-def _save_weights(path: Path, model: torch.nn.Module, data: PreparedData) -> None:
-    tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    tensors.update({f"x_scaler.{k}": v.contiguous() for k, v in data.x_scaler.state_dict().items()})
-    if data.y_scaler is not None:
-        tensors.update({f"y_scaler.{k}": v.contiguous() for k, v in data.y_scaler.state_dict().items()})
-    meta = {"format": "neuralab-run", "neuralab": neuralab.__version__, "task": data.task,
-            "classes": json.dumps(data.classes)}
+def _save_weights(path: Path, run: Run, calibration: dict[str, torch.Tensor]) -> None:
+    tensors = {f"model.{i}.{k}": v.detach().cpu().contiguous()
+               for i, model in enumerate(run.models) for k, v in model.state_dict().items()}
+    tensors.update({f"inputs.{k}": v.contiguous() for k, v in run.inputs.state_dict().items()})
+    if run.y_scaler is not None:
+        tensors.update({f"y_scaler.{k}": v.contiguous() for k, v in run.y_scaler.state_dict().items()})
+    tensors.update({f"calibration.{k}": v.float().contiguous() for k, v in calibration.items()})
+    meta = {"format": "neuralab-run", "neuralab": neuralab.__version__, "task": run.task,
+            "classes": json.dumps(run.classes), "members": str(len(run.models))}
     tmp = path.with_name(f".{path.name}.tmp")
     save_file(tensors, tmp, metadata=meta)
     tmp.replace(path)
@@ -217,19 +255,19 @@ def _git_commit() -> str | None:
     return out.stdout.strip() or None if out.returncode == 0 else None
 
 
-def _environment(recipe: Recipe, device: torch.device, files: dict[str, str], duration: float) -> dict[str, Any]:
+def _environment(recipe: Recipe, device: str, files: dict[str, str], duration: float) -> dict[str, Any]:
     import sklearn
 
     return {"neuralab": neuralab.__version__, "python": sys.version.split()[0], "torch": torch.__version__,
             "numpy": np.__version__, "scikit-learn": sklearn.__version__, "platform": platform.platform(),
             "processor": platform.processor() or platform.machine(), "torch_threads": torch.get_num_threads(),
-            "device": str(device), "precision": recipe.trainer.precision, "seed": recipe.trainer.seed,
+            "device": device, "precision": recipe.trainer.precision, "seed": recipe.trainer.seed,
             "git_commit": _git_commit(), "data_files": files,
             "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"), "duration_s": round(duration, 3)}
 
 
 class Run:
-    """A trained run loaded from its directory: the recipe, the model with its weights, and the scalers.
+    """A trained run loaded from its directory: the recipe, the model(s), the input pipeline and the scalers.
 
     Examples
     --------
@@ -238,10 +276,16 @@ class Run:
     array([0, 1, 2, 3, 4])
     """
 
-    def __init__(self, path: Path, recipe: Recipe, model: torch.nn.Module, x_scaler: Any, y_scaler: Any | None,
-                 task: str, classes: list[Any]) -> None:
-        self.path, self.recipe, self.model = path, recipe, model
-        self.x_scaler, self.y_scaler, self.task, self.classes = x_scaler, y_scaler, task, classes
+    def __init__(self, path: Path, recipe: Recipe, models: list[torch.nn.Module], inputs: Any, y_scaler: Any | None,
+                 task: str, classes: list[Any], calibration: dict[str, torch.Tensor] | None = None) -> None:
+        self.path, self.recipe, self.models, self.inputs = path, recipe, models, inputs
+        self.y_scaler, self.task, self.classes = y_scaler, task, classes
+        self.calibration = calibration or {}
+
+    @property
+    def model(self) -> torch.nn.Module:
+        """The first (or only) model."""
+        return self.models[0]
 
     @classmethod
     def load(cls, path: str | Path, device: str = "cpu") -> Run:
@@ -251,60 +295,149 @@ class Run:
             if not (path / needed).is_file():
                 raise NeuralabError(f"{path} is not a finished run: {needed} is missing")
         recipe = validate_recipe(yaml.safe_load((path / "config.yaml").read_text()))
-        groups: dict[str, dict[str, torch.Tensor]] = {"model": {}, "x_scaler": {}, "y_scaler": {}}
+        groups: dict[str, dict[str, torch.Tensor]] = {"inputs": {}, "y_scaler": {}, "calibration": {}}
+        members: dict[int, dict[str, torch.Tensor]] = {}
         with safe_open(path / "model.safetensors", framework="pt") as f:
             meta = f.metadata() or {}
             for key in f.keys():
                 group, _, name = key.partition(".")
-                groups.setdefault(group, {})[name] = f.get_tensor(key)
-        model = _build_model(recipe)
-        model.load_state_dict(groups["model"])
-        model.to(resolve_device(device)).eval()
-        x_scaler = make_scaler(recipe.data.scaling)
-        x_scaler.load_state_dict(groups["x_scaler"])
+                if group == "model":
+                    i, _, name = name.partition(".")
+                    members.setdefault(int(i), {})[name] = f.get_tensor(key)
+                else:
+                    groups.setdefault(group, {})[name] = f.get_tensor(key)
+        models = []
+        for i in sorted(members):
+            model = _build_model(recipe)
+            model.load_state_dict(members[i])
+            models.append(model.to(resolve_device(device)).eval())
+        inputs = make_inputs(recipe)
+        inputs.load_state_dict(groups["inputs"])
         y_scaler = None
         if groups["y_scaler"]:
             y_scaler = make_scaler("standard")
             y_scaler.load_state_dict(groups["y_scaler"])
-        return cls(path, recipe, model, x_scaler, y_scaler, meta.get("task", recipe.task or "classification"),
-                   json.loads(meta.get("classes", "[]")))
+        return cls(path, recipe, models, inputs, y_scaler, meta.get("task", recipe.task or "classification"),
+                   json.loads(meta.get("classes", "[]")), groups["calibration"])
 
-    def _outputs(self, x: np.ndarray | torch.Tensor) -> torch.Tensor:
+    def outputs(self, split: Any) -> torch.Tensor:
+        """Raw model outputs for prepared inputs: members stacked on dim 0, shape (M, N, out)."""
         from neuralab.train import predict
 
-        x = torch.as_tensor(np.asarray(x, dtype=np.float32))
-        if x.ndim == 1:
-            x = x.unsqueeze(0)
+        batch = max(self.recipe.trainer.batch_size, 1024)
+        return torch.stack([predict(m, split if not isinstance(split, tuple) else split[0], batch_size=batch)
+                            for m in self.models])
+
+    def predict_prepared(self, split: Any) -> np.ndarray:
+        """Predictions for prepared inputs, in the data's units (ensemble mean)."""
+        out = self.outputs(split).float()
+        if self.task == "classification":
+            idx = out.softmax(-1).mean(0).argmax(1).numpy()
+            return np.asarray(self.classes)[idx] if self.classes else idx
+        values = out.mean(0)
+        if self.y_scaler is not None:
+            values = self.y_scaler.inverse_transform(values)
+        return values.numpy().reshape(len(values), -1).squeeze(-1)
+
+    def member_predictions(self, split: Any) -> np.ndarray:
+        """Each member's regression predictions in the data's units, shape (M, N)."""
+        out = self.outputs(split).float()
+        if self.y_scaler is not None:
+            out = torch.stack([self.y_scaler.inverse_transform(o) for o in out])
+        return out.reshape(len(self.models), -1).numpy()
+
+    def score_split(self, split: Any, targets: np.ndarray) -> dict[str, float]:
+        """The recipe's metrics (and, for one model, its loss) on prepared inputs against raw targets."""
+        from neuralab.train.metrics import compute_metrics
+
+        out = self.outputs(split).float()
+        if self.task == "classification":
+            combined = out.softmax(-1).mean(0).clamp_min(1e-12).log()
+            y = torch.as_tensor(np.searchsorted(self.classes, targets) if self.classes else targets)
+        else:
+            combined = out.mean(0)
+            combined = self.y_scaler.inverse_transform(combined) if self.y_scaler is not None else combined
+            y = torch.as_tensor(np.asarray(targets, dtype=np.float32)).reshape(combined.shape)
+        result = compute_metrics(self.recipe.metrics, combined, y) if self.recipe.metrics else {}
+        if len(self.models) == 1 and self.recipe.loss.name is not None:
+            result = {"loss": evaluate(self.model, split, loss=self.recipe.loss.name,
+                                       batch_size=max(self.recipe.trainer.batch_size, 1024))["loss"], **result}
+        return result
+
+    def _check_width(self, x: torch.Tensor) -> None:
         expected = self.recipe.model.options.get("in_features")
         if expected is not None and x[0].numel() != expected:
             raise DataError(f"the model expects {expected} features per row; got input of shape {tuple(x.shape)}")
-        return predict(self.model, self.x_scaler.transform(x))
 
-    def predict(self, x: np.ndarray | torch.Tensor) -> np.ndarray:
-        """Class labels (classification) or values in the target's units (regression)."""
-        out = self._outputs(x)
-        if self.task == "classification":
-            idx = out.argmax(dim=1).numpy()
-            return np.asarray(self.classes)[idx] if self.classes else idx
-        if self.y_scaler is not None:
-            out = self.y_scaler.inverse_transform(out)
-        return out.numpy().reshape(len(out), -1).squeeze(-1)
+    def _prepare(self, raw: Any) -> Any:
+        if isinstance(self.inputs, TabularInputs):
+            x = torch.as_tensor(np.asarray(raw, dtype=np.float32))
+            x = x.unsqueeze(0) if x.ndim == 1 else x
+            self._check_width(x)
+            raw = x
+        return self.inputs.transform(raw)
 
-    def predict_proba(self, x: np.ndarray | torch.Tensor) -> np.ndarray:
-        """Softmax class probabilities, one column per class in ``self.classes`` order."""
+    def predict(self, raw: Any) -> np.ndarray:
+        """Class labels (classification) or values in the target's units (regression) for raw inputs."""
+        return self.predict_prepared(self._prepare(raw))
+
+    def predict_proba(self, raw: Any) -> np.ndarray:
+        """Softmax class probabilities (ensemble mean), one column per class in ``self.classes`` order."""
         if self.task != "classification":
             raise NeuralabError("predict_proba is for classification runs; this run is a regression")
-        return torch.softmax(self._outputs(x).float(), dim=1).numpy()
+        return self.outputs(self._prepare(raw)).float().softmax(-1).mean(0).numpy()
+
+    def predict_interval(self, raw: Any, *, method: str = "conformal", level: float = 0.9
+                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Regression predictions with an interval: ``(prediction, low, high)``.
+
+        ``method`` is ``normal`` (ŷ ± z·√MSE_val, the course's method), ``conformal`` (split-conformal on the
+        validation residuals) or ``ensemble`` (mean ± z·std of the members).
+        """
+        return self._interval(self._prepare(raw), method, level)
+
+    def _interval(self, split: Any, method: str, level: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        from neuralab.train import intervals
+
+        if self.task != "regression":
+            raise NeuralabError("prediction intervals are for regression runs")
+        residuals = self.calibration.get("residuals")
+        if method in {"normal", "conformal"} and residuals is None:
+            raise NeuralabError(f"the {method} interval needs validation residuals; this run had no validation set")
+        if method == "ensemble":
+            if len(self.models) < 2:
+                raise NeuralabError("the ensemble interval needs an ensemble; train with --set ensemble=5")
+            return intervals.ensemble_interval(self.member_predictions(split), level)
+        pred = self.predict_prepared(split)
+        if method == "normal":
+            low, high = intervals.normal_interval(pred, float(residuals.double().pow(2).mean()), level)
+        elif method == "conformal":
+            low, high = intervals.conformal_interval(pred, residuals.numpy(), level)
+        else:
+            raise NeuralabError(f"interval method must be normal, conformal or ensemble; got {method!r}")
+        return pred, low, high
+
+    def interval_coverage(self, split: Any, targets: np.ndarray, levels: Sequence[float] = (0.9, 0.95)
+                          ) -> dict[str, dict[str, float]]:
+        """Empirical coverage and mean width of each interval method at each nominal level."""
+        from neuralab.train.intervals import coverage
+
+        methods = ["normal", "conformal"] + (["ensemble"] if len(self.models) > 1 else [])
+        result: dict[str, dict[str, float]] = {}
+        for method in methods:
+            for level in levels:
+                _, low, high = self._interval(split, method, level)
+                result[f"{method}@{level:g}"] = {"coverage": coverage(targets, low, high),
+                                                  "mean_width": float(np.mean(high - low))}
+        return result
 
     def evaluate(self, split: str = "test") -> dict[str, float]:
-        """Recompute loss and metrics on one split of the recipe's data (same split as in training)."""
+        """Recompute the metrics on one split of the recipe's data (the same split as in training)."""
         data = prepare_data(self.recipe)
         if split not in data.splits:
             raise NeuralabError(f"split {split!r} is empty or unknown; available: {', '.join(data.splits)}")
-        inverse = self.y_scaler.inverse_transform if self.y_scaler is not None else None
-        x, y = data.splits[split]
-        return evaluate(self.model, (x, y), loss=self.recipe.loss.name, metrics=self.recipe.metrics,
-                        inverse_target=inverse)
+        # The split and the refitted pipeline are those of training: both are deterministic given the seed.
+        return self.score_split(data.splits[split], data.targets[split])
 
     def metrics(self) -> dict[str, Any]:
         """The contents of ``metrics.json``."""

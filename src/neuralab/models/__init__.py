@@ -1,7 +1,8 @@
 """Model families, one file each. ``MODELS`` maps the names recipes use to classes."""
 
 from neuralab.models.mlp import MLP
+from neuralab.models.mpnn import MPNN
 
-MODELS: dict[str, type] = {"mlp": MLP}
+MODELS: dict[str, type] = {"mlp": MLP, "mpnn": MPNN}
 
-__all__ = ["MLP", "MODELS"]
+__all__ = ["MLP", "MPNN", "MODELS"]

@@ -29,18 +29,36 @@ from neuralab.train.config import (
     validation_message,
 )
 
-__all__ = ["DataConfig", "ModelConfig", "Recipe", "load_recipe", "list_recipes", "apply_override"]
+__all__ = ["FeaturesConfig", "DataConfig", "ModelConfig", "Recipe", "load_recipe", "list_recipes", "apply_override"]
+
+
+class FeaturesConfig(StrictModel):
+    """Molecular features: fingerprints and descriptors (see :mod:`neuralab.chem.featurize`)."""
+
+    kinds: list[Literal["morgan", "morgan_counts", "rdkit2d", "maccs"]] = ["morgan"]
+    radius: int = Field(2, ge=0)
+    n_bits: int = Field(2048, ge=8)
+    use_chirality: bool = False
 
 
 class DataConfig(StrictModel):
-    """Which data set, how to split it, and how to scale its features (fitted on the training part only)."""
+    """Which data set, how to split it, and how to scale its features (fitted on the training part only).
+
+    ``name`` is a registered data set, or ``csv`` for a user's file given by ``path`` with ``smiles_column`` and
+    ``target_column``. For molecules, ``random`` and ``group`` splits keep duplicate molecules on one side,
+    ``scaffold`` is the Bemis-Murcko split, and ``predefined`` uses the data set's own train/test split.
+    """
 
     name: str
-    split: Literal["random", "stratified", "group"] = "random"
+    path: str | None = None
+    smiles_column: str = "smiles"
+    target_column: str | None = None
+    split: Literal["random", "stratified", "group", "scaffold", "predefined"] = "random"
     val: float = Field(0.1, ge=0, lt=1)
     test: float = Field(0.2, ge=0, lt=1)
-    scaling: Literal["standard", "minmax", "none"] = "standard"
+    scaling: Literal["standard", "minmax", "robust", "none"] = "standard"
     target_scaling: Literal["standard", "none"] = "standard"
+    features: FeaturesConfig | None = None
     data_dir: str | None = None
 
 
@@ -63,6 +81,7 @@ class Recipe(StrictModel):
     scheduler: SchedulerConfig = SchedulerConfig()
     trainer: TrainerConfig = TrainerConfig()
     metrics: list[str] = []
+    ensemble: int = Field(1, ge=1)
 
 
 def _bundled() -> dict[str, Path]:
