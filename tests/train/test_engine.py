@@ -234,3 +234,30 @@ def test_batch_norm_model_trains_when_rows_leave_one_over():
     model = nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, 3))
     state = fit(model, (x, y), TrainerConfig(epochs=2, batch_size=8), loss="cross_entropy")
     assert len(state.history) == 2
+
+
+def test_dataset_with_collate_method_is_batched_with_it():
+    class Ragged(torch.utils.data.Dataset):
+        """Rows of different lengths; the model sees their padded sums."""
+
+        def __init__(self):
+            g = torch.Generator().manual_seed(0)
+            self.rows = [torch.randn(int(n), generator=g) for n in torch.randint(1, 6, (40,), generator=g)]
+            self.y = [r.sum().reshape(1) for r in self.rows]
+
+        def __len__(self):
+            return len(self.rows)
+
+        def __getitem__(self, i):
+            return self.rows[i], self.y[i]
+
+        @staticmethod
+        def collate(items):
+            rows, ys = zip(*items)
+            padded = torch.nn.utils.rnn.pad_sequence(list(rows), batch_first=True)
+            return torch.nn.functional.pad(padded, (0, 5 - padded.shape[1])), torch.stack(ys)
+
+    model = nn.Linear(5, 1)
+    state = fit(model, FitData(Ragged(), Ragged()), TrainerConfig(epochs=60, batch_size=8), loss="mse",
+                optimizer=OptimizerConfig(lr=0.05))
+    assert state.history[-1]["val_loss"] < 1e-3

@@ -52,6 +52,7 @@ class FitData:
     """Training data and optional validation data.
 
     Each split is a tuple of tensors ``(x, y)`` or ``(x,)`` (the fast path), a ``Dataset`` or a ``DataLoader``.
+    A ``Dataset`` with a ``collate`` method is batched with it; batch elements only need ``.to(device)``.
     """
 
     train: Split
@@ -341,9 +342,10 @@ class _Batches:
         elif isinstance(split, DataLoader):
             self.loader = split
         elif isinstance(split, Dataset):
+            # A dataset of variable-size items (molecular graphs) says how to batch them with a `collate` method.
             self.loader = DataLoader(split, batch_size=batch_size, shuffle=shuffle, drop_last=drop_last,
                                      generator=generator if shuffle else None, num_workers=num_workers,
-                                     pin_memory=device.type == "cuda")
+                                     collate_fn=getattr(split, "collate", None), pin_memory=device.type == "cuda")
         else:
             raise NeuralabError(f"data must be a tuple of tensors, a Dataset or a DataLoader; got "
                                 f"{type(split).__name__}")
