@@ -51,3 +51,11 @@ def test_recipe_from_a_yaml_file(tmp_path):
     path.write_text("data: [unclosed\n")
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_recipe(path)
+
+
+def test_bare_keys_are_short_for_the_one_section_that_has_them():
+    recipe = load_recipe("digits-mlp", ["epochs=4", "split=random", "lr=0.5", "batch_size=16"])
+    assert recipe.trainer.epochs == 4 and recipe.data.split == "random"
+    assert recipe.optimizer.lr == 0.5 and recipe.trainer.batch_size == 16
+    with pytest.raises(ConfigError, match="name"):
+        load_recipe("digits-mlp", ["name=1"])  # in every section: not a shorthand, and a top-level str

@@ -2,7 +2,8 @@
 
 A recipe has the sections ``data``, ``model``, ``loss``, ``optimizer``, ``scheduler``, ``trainer`` and ``metrics``.
 Bundled recipes live beside this file; any YAML file with the same sections works too. ``--set a.b=c`` overrides
-one value (the value is read as YAML, so ``5``, ``0.1``, ``[256, 128]`` and ``null`` mean what they look like).
+one value (the value is read as YAML, so ``5``, ``0.1``, ``[256, 128]`` and ``null`` mean what they look like);
+a bare key that belongs to exactly one section is short for it (``--set epochs=5`` is ``trainer.epochs=5``).
 Unknown keys are errors that name the closest valid key, in every section: model and optimiser options are checked
 against the signature of what they build.
 """
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from neuralab.errors import ConfigError, did_you_mean
 from neuralab.models import MODELS
@@ -110,6 +111,8 @@ def apply_override(raw: dict[str, Any], override: str) -> None:
         value = yaml.safe_load(text) if text.strip() else ""
     except yaml.YAMLError as exc:
         raise ConfigError(f"--set {key}: cannot read value {text!r}: {exc.problem}") from exc
+    if len(parts) == 1 and parts[0] not in Recipe.model_fields:
+        parts = _shorthand(parts[0])
     node = raw
     for i, part in enumerate(parts[:-1]):
         child = node.setdefault(part, {})
@@ -117,6 +120,14 @@ def apply_override(raw: dict[str, Any], override: str) -> None:
             raise ConfigError(f"--set {key}: {'.'.join(parts[:i + 1])} is a value, not a section")
         node = child
     node[parts[-1]] = value
+
+
+def _shorthand(key: str) -> list[str]:
+    """``epochs`` → ``trainer.epochs``, ``split`` → ``data.split``: a bare key found in exactly one section."""
+    owners = [section for section, info in Recipe.model_fields.items()
+              if isinstance(info.annotation, type) and issubclass(info.annotation, BaseModel)
+              and key in info.annotation.model_fields]
+    return [owners[0], key] if len(owners) == 1 else [key]
 
 
 def load_recipe(name_or_path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Recipe:
