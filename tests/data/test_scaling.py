@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from neuralab.data.scaling import SCALERS, IdentityScaler, MinMaxScaler, Standardizer, make_scaler
+from neuralab.data.scaling import SCALERS, IdentityScaler, MinMaxScaler, RobustScaler, Standardizer, make_scaler
 from neuralab.errors import DataError
 
 
@@ -86,7 +86,7 @@ def test_one_dimensional_targets() -> None:
     torch.testing.assert_close(scaler.inverse_transform(scaler.transform(y)), y)
 
 
-@pytest.mark.parametrize("cls", [Standardizer, MinMaxScaler])
+@pytest.mark.parametrize("cls", [Standardizer, MinMaxScaler, RobustScaler])
 def test_state_dict_round_trips_through_safetensors(tmp_path: Path, cls: type[Standardizer | MinMaxScaler]) -> None:
     safetensors_torch = pytest.importorskip("safetensors.torch")
     x = _data()
@@ -159,9 +159,10 @@ def test_make_scaler_by_name() -> None:
     assert isinstance(make_scaler("standard"), Standardizer)
     assert isinstance(make_scaler("minmax"), MinMaxScaler)
     assert isinstance(make_scaler("none"), IdentityScaler)
+    assert isinstance(make_scaler("robust"), RobustScaler)
     assert all(make_scaler(name).name == name for name in SCALERS)  # type: ignore[arg-type]
     with pytest.raises(DataError, match=r"unknown scaler 'standrad' \(did you mean 'standard'\?\); expected one of: "
-                                        r"standard, minmax, none"):
+                                        r"standard, minmax, none, robust$"):
         make_scaler("standrad")  # type: ignore[arg-type]
 
 
@@ -172,3 +173,66 @@ def test_identity_needs_no_fit_and_changes_nothing() -> None:
     np.testing.assert_array_equal(out.numpy(), x)
     with pytest.raises(DataError, match="expected an empty state"):
         IdentityScaler().load_state_dict({"mean": torch.zeros(1)})
+
+
+# ------------------------------------------------------------------------------------------------------------ robust
+
+
+def test_robust_scaler_centres_on_median_and_divides_by_iqr() -> None:
+    x = torch.tensor([[0.0, 10.0], [1.0, 10.0], [2.0, 10.0], [3.0, 10.0], [4.0, 10.0]])
+    scaler = RobustScaler().fit(x)
+    state = scaler.state_dict()
+    torch.testing.assert_close(state["median"], torch.tensor([2.0, 10.0], dtype=torch.float64))
+    torch.testing.assert_close(state["scale"], torch.tensor([2.0, 1.0], dtype=torch.float64))  # IQR 0 -> scale 1
+    torch.testing.assert_close(scaler.transform(x)[:, 0], torch.tensor([-1.0, -0.5, 0.0, 0.5, 1.0]))
+
+
+def test_robust_scaler_ignores_outliers_and_clips_them() -> None:
+    x = torch.cat([_data(64), torch.tensor([[1e30, 1e30, -1e30]])])
+    scaler = RobustScaler(clip=3.0).fit(x)
+    clean = RobustScaler(clip=3.0).fit(_data(64))
+    torch.testing.assert_close(scaler.state_dict()["median"], clean.state_dict()["median"], rtol=0.1, atol=0.2)
+    z = scaler.transform(x)
+    assert torch.isfinite(z).all() and z.abs().max() <= 3.0
+    torch.testing.assert_close(z[-1], torch.tensor([3.0, 3.0, -3.0]))
+
+
+def test_robust_scaler_handles_nan_and_inf_in_fit_and_transform() -> None:
+    x = np.array([[np.nan, 1.0, np.inf], [np.nan, 2.0, 5.0], [np.nan, 3.0, 6.0], [np.nan, -np.inf, 7.0]],
+                 dtype=np.float32)
+    scaler = RobustScaler().fit(x)
+    state = scaler.state_dict()
+    assert state["median"][0] == 0.0 and state["scale"][0] == 1.0  # an all-NaN column
+    torch.testing.assert_close(state["median"][1:], torch.tensor([2.0, 6.0], dtype=torch.float64))
+    z = scaler.transform(x)
+    assert torch.isfinite(z).all()
+    torch.testing.assert_close(z[:, 0], torch.zeros(4))  # NaN -> the median
+    assert z[0, 2] == 5.0 and z[3, 1] == -5.0  # +-inf -> +-clip
+
+
+def test_robust_scaler_without_clip_keeps_large_values_and_zeroes_non_finite() -> None:
+    scaler = RobustScaler(clip=None).fit(torch.tensor([0.0, 1.0, 2.0, 3.0, 4.0]))
+    z = scaler.transform(torch.tensor([1002.0, float("nan"), float("inf")]))
+    torch.testing.assert_close(z, torch.tensor([500.0, 0.0, 0.0]))
+
+
+def test_robust_scaler_state_round_trips_with_its_clip() -> None:
+    x = _data()
+    scaler = RobustScaler(clip=2.5).fit(x)
+    restored = RobustScaler()
+    restored.load_state_dict(scaler.state_dict())
+    assert restored.clip == 2.5
+    torch.testing.assert_close(restored.transform(x * 10), scaler.transform(x * 10), rtol=0, atol=0)
+    unclipped = RobustScaler(clip=None).fit(x)
+    again = RobustScaler()
+    again.load_state_dict(unclipped.state_dict())
+    assert again.clip is None
+    with pytest.raises(DataError, match=r"RobustScaler.load_state_dict: expected a positive scalar tensor 'clip'; "
+                                        r"got no clip"):
+        RobustScaler().load_state_dict({"median": torch.zeros(3), "scale": torch.ones(3)})
+
+
+@pytest.mark.parametrize("clip", [0, -1.0, True, "5"])
+def test_robust_scaler_rejects_a_bad_clip(clip: object) -> None:
+    with pytest.raises(DataError, match=r"clip must be a positive number or None; got"):
+        RobustScaler(clip=clip)  # type: ignore[arg-type]

@@ -14,7 +14,7 @@ from neuralab.data.registry import (
     search_dirs,
     sha256_file,
 )
-from neuralab.data.scaling import SCALERS, IdentityScaler, MinMaxScaler, Standardizer, make_scaler
+from neuralab.data.scaling import SCALERS, IdentityScaler, MinMaxScaler, RobustScaler, Standardizer, make_scaler
 from neuralab.data.splits import Split, kfold, split_indices
 
 __all__ = [
@@ -26,6 +26,7 @@ __all__ = [
     "IdentityScaler",
     "MinMaxScaler",
     "RemoteFile",
+    "RobustScaler",
     "Split",
     "Standardizer",
     "dataset_info",

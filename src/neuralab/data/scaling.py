@@ -4,14 +4,22 @@ A scaler learns per-feature statistics over axis 0 of the training data with :me
 :meth:`transform` and back with :meth:`inverse_transform`. Fit on the training split only: statistics taken from
 validation or test data leak them into training.
 
-Both scalers that learn something are affine, ``(x - shift) / scale``. Statistics are kept in float64 on the CPU and
+The scalers that learn something are affine, ``(x - shift) / scale``. Statistics are kept in float64 on the CPU and
 cast to the input's dtype and device at use, so a transform returns a tensor of the same dtype and device as its
-input. :meth:`state_dict` holds only tensors; the scaler's ``name`` (``"standard"``, ``"minmax"``, ``"none"``) is
-what a caller records in the run config to rebuild it with :func:`make_scaler`.
+input. :meth:`state_dict` holds only tensors; the scaler's ``name`` (``"standard"``, ``"minmax"``, ``"robust"``,
+``"none"``) is what a caller records in the run config to rebuild it with :func:`make_scaler`.
+
+:class:`RobustScaler` is the one for messy features such as RDKit descriptors: it centres on the median, divides by
+the interquartile range, clips outliers (``Ipc`` reaches 1e13 and more) and maps NaN (a descriptor that failed) to
+the median instead of refusing it.
 """
 
 from __future__ import annotations
 
+import math
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import ClassVar, Literal, Self
 
 import numpy as np
@@ -20,9 +28,9 @@ from torch import Tensor
 
 from neuralab.errors import DataError, did_you_mean
 
-__all__ = ["SCALERS", "IdentityScaler", "MinMaxScaler", "Standardizer", "make_scaler"]
+__all__ = ["SCALERS", "IdentityScaler", "MinMaxScaler", "RobustScaler", "Standardizer", "make_scaler"]
 
-ScalerName = Literal["standard", "minmax", "none"]
+ScalerName = Literal["standard", "minmax", "none", "robust"]
 
 
 def _as_tensor(x: Tensor | np.ndarray, who: str) -> Tensor:
@@ -139,6 +147,90 @@ class MinMaxScaler(_AffineScaler):
         return low, high - low
 
 
+class RobustScaler(_AffineScaler):
+    """Centre each feature on its median, divide by its interquartile range, clip, and tolerate non-finite values.
+
+    ``transform`` returns ``clamp((x - median) / IQR, -clip, clip)`` with NaN mapped to 0 (the median: a missing or
+    failed value is imputed) and ±inf to ±clip. ``fit`` ignores NaN and ±inf when it takes the quantiles, so a few
+    bad rows do not stop training; a column with no finite value gets median 0 and scale 1. As in scikit-learn's
+    ``RobustScaler``, a column whose IQR is zero (a rare fingerprint bit, a mostly-zero count) keeps scale 1.
+
+    Clipping and imputation cannot be undone: :meth:`inverse_transform` maps back ``z * IQR + median``, which is
+    exact only for values that were finite and within ``clip`` IQRs of the median.
+
+    Parameters
+    ----------
+    clip : float or None, default 5.0
+        Bound on the scaled values, in IQRs; ``None`` does not clip (NaN and ±inf then all become 0).
+
+    Examples
+    --------
+    >>> scaler = RobustScaler().fit(torch.tensor([[0.0], [1.0], [2.0], [3.0], [1e12]]))
+    >>> scaler.transform(torch.tensor([[2.0], [float("nan")], [1e12]]))
+    tensor([[0.],
+            [0.],
+            [5.]])
+    """
+
+    name = "robust"
+    shift_key = "median"
+
+    def __init__(self, clip: float | None = 5.0) -> None:
+        super().__init__()
+        if clip is not None and (isinstance(clip, bool) or not isinstance(clip, int | float) or not clip > 0):
+            raise DataError(f"RobustScaler: clip must be a positive number or None; got {clip!r}")
+        self.clip = None if clip is None else float(clip)
+
+    def fit(self, x: Tensor | np.ndarray) -> Self:
+        """Learn the median and IQR of each feature over axis 0 of ``x``, skipping NaN and ±inf; returns ``self``.
+
+        Raises
+        ------
+        DataError
+            When ``x`` is empty or not an array.
+        """
+        who = "RobustScaler.fit"
+        x = _as_tensor(x, who)
+        if x.ndim == 0 or len(x) == 0:
+            raise DataError(f"{who}: x must have at least one sample along axis 0; got shape {tuple(x.shape)}")
+        values = x.detach().cpu().to(torch.float64).numpy()
+        values = np.where(np.isfinite(values), values, np.nan)
+        # numpy, not torch.nanquantile: torch refuses inputs of more than 2**24 elements (MNIST has 47 million).
+        with np.errstate(all="ignore"), _quiet_all_nan():
+            q25, median, q75 = np.nanquantile(values, [0.25, 0.5, 0.75], axis=0)
+        iqr = q75 - q25
+        empty = np.isnan(median)  # no finite value in the column
+        median, iqr = np.where(empty, 0.0, median), np.where(empty, 1.0, iqr)
+        tiny = 10 * np.finfo(np.float64).eps * np.maximum(np.abs(median), 1.0)
+        self.shift = torch.from_numpy(np.asarray(median, dtype=np.float64))
+        self.scale = torch.from_numpy(np.asarray(np.where(iqr > tiny, iqr, 1.0), dtype=np.float64))
+        return self
+
+    def transform(self, x: Tensor | np.ndarray) -> Tensor:
+        """Return the clipped ``(x - median) / IQR``, NaN as 0 and ±inf as ±clip, in the dtype and device of ``x``."""
+        x, shift, scale = self._prepare(x, "transform")
+        z = (x - shift) / scale
+        if self.clip is None:
+            return torch.where(torch.isfinite(z), z, torch.zeros_like(z))
+        return torch.nan_to_num(z, nan=0.0).clamp(-self.clip, self.clip)  # ±inf clamp to ±clip
+
+    def state_dict(self) -> dict[str, Tensor]:
+        """The median, the scale and the clip bound (inf for none) as float64 CPU tensors."""
+        state = super().state_dict()
+        state["clip"] = torch.tensor(math.inf if self.clip is None else self.clip, dtype=torch.float64)
+        return state
+
+    def load_state_dict(self, state_dict: dict[str, Tensor]) -> None:
+        """Restore statistics and the clip bound saved by :meth:`state_dict`."""
+        state = dict(state_dict)
+        clip = state.pop("clip", None)
+        if not isinstance(clip, Tensor) or clip.numel() != 1 or not float(clip) > 0:
+            raise DataError(f"RobustScaler.load_state_dict: expected a positive scalar tensor 'clip'; got "
+                            f"{_describe(clip) if clip is not None else 'no clip'}")
+        super().load_state_dict(state)
+        self.clip = None if math.isinf(float(clip)) else float(clip)
+
+
 class IdentityScaler:
     """A scaler that changes nothing, for ``scaler: none``. It needs no fit, and its state is empty."""
 
@@ -168,15 +260,16 @@ class IdentityScaler:
         return "IdentityScaler()"
 
 
-SCALERS: dict[str, type[Standardizer | MinMaxScaler | IdentityScaler]] = {
+SCALERS: dict[str, type[Standardizer | MinMaxScaler | IdentityScaler | RobustScaler]] = {
     "standard": Standardizer,
     "minmax": MinMaxScaler,
     "none": IdentityScaler,
+    "robust": RobustScaler,
 }
 
 
-def make_scaler(name: ScalerName) -> Standardizer | MinMaxScaler | IdentityScaler:
-    """Return a new, unfitted scaler by name: ``"standard"``, ``"minmax"`` or ``"none"``.
+def make_scaler(name: ScalerName) -> Standardizer | MinMaxScaler | IdentityScaler | RobustScaler:
+    """Return a new, unfitted scaler by name: ``"standard"``, ``"minmax"``, ``"none"`` or ``"robust"``.
 
     Raises
     ------
@@ -199,6 +292,14 @@ def _check_finite(x: Tensor, who: str) -> None:
     where = "" if x.ndim == 1 else f" in column {_column_label(column, tuple(x.shape[1:]))}"
     raise DataError(f"{who}: x has {count} non-finite value(s) (NaN or inf){where}; drop or impute them before "
                     "fitting the scaler")
+
+
+@contextmanager
+def _quiet_all_nan() -> Iterator[None]:
+    """Silence numpy's "All-NaN slice" warning: an all-NaN column is handled (median 0, scale 1)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="All-NaN slice", category=RuntimeWarning)
+        yield
 
 
 def _column_label(flat: int, feature_shape: tuple[int, ...]) -> str:
