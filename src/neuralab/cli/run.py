@@ -6,6 +6,7 @@ They turn flags into library calls and print results; the work happens in :mod:`
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import typer
@@ -39,11 +40,16 @@ def train(
     device: str = typer.Option(None, "--device", help="auto, cpu or cuda (overrides trainer.device)."),
     seed: int = typer.Option(None, "--seed", help="Random seed (overrides trainer.seed)."),
     data_dir: Path = typer.Option(None, "--data-dir", help="Folder to look for data files in first."),
+    data: Path = typer.Option(None, "--data", help="Train on your own CSV of molecules instead (with a molecular "
+                              "recipe such as esol)."),
+    smiles_column: str = typer.Option(None, "--smiles-column", help="SMILES column of --data."),
+    target_column: str = typer.Option(None, "--target-column", help="Target column of --data."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Train a recipe and write a run directory with weights, metrics, plots and report.html.
 
     Example: neuralab train digits-mlp --set trainer.epochs=20 --seed 1
+    Example: neuralab train esol --data mols.csv --smiles-column smiles --target-column logS
     """
     from neuralab.recipes import load_recipe
     from neuralab.runs import train_recipe
@@ -56,6 +62,12 @@ def train(
         overrides.append(f"trainer.seed={seed}")
     if data_dir is not None:
         overrides.append(f"data.data_dir={data_dir}")
+    if data is not None:
+        overrides += ["data.name=csv", f"data.path={data}", "data.split=random"]
+    if smiles_column is not None:
+        overrides.append(f"data.smiles_column={smiles_column}")
+    if target_column is not None:
+        overrides.append(f"data.target_column={target_column}")
     callbacks = [] if quiet else [ProgressBar(console=err_console)]
     if resume is not None:
         if overrides:
@@ -86,16 +98,32 @@ def evaluate(
 
 def predict(
     run: Path = typer.Argument(..., help="A run directory."),
-    inputs: list[str] = typer.Argument(..., help="Input file(s): .csv (one row per sample) or .npy."),
+    inputs: list[str] = typer.Argument(None, help="Feature files (.csv/.npy), or SMILES strings for a molecular run."),
+    input_file: Path = typer.Option(None, "--input", "-i", help="A CSV of molecules (molecular runs)."),
+    smiles_column: str = typer.Option("smiles", "--smiles-column", help="The SMILES column of --input."),
     output: Path = typer.Option(None, "--output", "-o", help="Write predictions to this CSV instead of printing."),
+    level: float = typer.Option(0.9, "--level", help="Nominal coverage of the interval (molecular runs)."),
+    method: str = typer.Option("conformal", "--method", help="Interval: conformal, normal (the course's) or ensemble."),
 ) -> None:
     """Predict with a trained run.
 
+    Example: neuralab predict runs/solubility-20261123-120000 "CCO" "c1ccccc1O"
     Example: neuralab predict runs/digits-mlp-20261123-120000 samples.csv --output preds.csv
     """
-    from neuralab.runs import Run, read_features
+    from neuralab.runs import MOLECULAR, Run
 
     model = Run.load(run)
+    if model.recipe.data.name in MOLECULAR:
+        _predict_molecules(model, inputs or [], input_file, smiles_column, output, level, method)
+        return
+    if not inputs:
+        raise NeuralabError("give one or more input files (.csv with one row of features per sample, or .npy)")
+    _predict_table(model, inputs, output)
+
+
+def _predict_table(model: Any, inputs: list[str], output: Path | None) -> None:
+    from neuralab.runs import read_features
+
     x = np.concatenate([read_features(p) for p in inputs])
     pred = model.predict(x)
     header = ["prediction"]
@@ -113,6 +141,35 @@ def predict(
     table = Table("row", *header, box=None)
     for i, r in enumerate(rows):
         table.add_row(str(i), *r)
+    console.print(table)
+
+
+def _predict_molecules(run: Any, smiles: list[str], input_file: Path | None, smiles_column: str,
+                       output: Path | None, level: float, method: str) -> None:
+    from neuralab.chem.model import SolubilityModel, predict_csv
+
+    model = SolubilityModel(run)
+    if input_file is not None:
+        if output is None:
+            raise NeuralabError("--input needs --output FILE.csv for the predictions")
+        rows, failed = predict_csv(model, input_file, smiles_column=smiles_column, output=output, level=level,
+                                   method=method)
+        if failed:
+            err_console.print(f"{failed} of {rows} rows could not be parsed (see the error column)")
+        console.print(f"wrote {rows} predictions to {output}")
+        return
+    if not smiles:
+        raise NeuralabError("give SMILES strings, e.g. neuralab predict RUN \"CCO\", or --input mols.csv")
+    preds = model.predict_table(smiles, level=level, method=method)
+    if all(p.error for p in preds):
+        raise NeuralabError(f"no SMILES could be parsed; {preds[0].smiles!r}: {preds[0].error}")
+    table = Table("SMILES", "logS", f"{level:.0%} interval", "similarity", "note", box=None)
+    for p in preds:
+        if p.error:
+            table.add_row(p.smiles, "-", "-", "-", f"[red]{p.error}[/]")
+        else:
+            table.add_row(p.smiles, f"{p.value:.2f}", f"[{p.low:.2f}, {p.high:.2f}]", f"{p.similarity:.2f}",
+                          p.warning or "")
     console.print(table)
 
 
