@@ -21,6 +21,7 @@ from neuralab.chem.featurize import FeaturizerConfig, featurize
 from neuralab.chem.graphs import ATOM_FDIM, BOND_FDIM, collate_graphs, mol_to_graph
 from neuralab.chem.splits import duplicate_groups, scaffold_split
 from neuralab.data.prepared import PreparedData
+from neuralab.data.registry import search_dirs
 from neuralab.data.scaling import make_scaler
 from neuralab.data.splits import Split, split_indices
 from neuralab.errors import DataError
@@ -93,14 +94,14 @@ class MoleculeInputs:
 
     def fit(self, mols: list[Any]) -> Self:
         if self.scaler is not None:
-            self.scaler.fit(featurize(mols, self.features))
-        self.reference = torch.from_numpy(np.packbits(featurize(mols, _REFERENCE) > 0, axis=1))
+            self.scaler.fit(_features(mols, self.features))
+        self.reference = torch.from_numpy(np.packbits(_features(mols, _REFERENCE) > 0, axis=1))
         return self
 
     def transform(self, mols: list[Any], y: torch.Tensor | None = None) -> tuple[torch.Tensor, ...] | GraphSplit:
         extra = None
         if self.scaler is not None:
-            extra = self.scaler.transform(torch.from_numpy(featurize(mols, self.features)))
+            extra = self.scaler.transform(torch.from_numpy(_features(mols, self.features)))
             extra = torch.nan_to_num(extra, nan=0.0)  # a descriptor RDKit could not compute: the median after scaling
         if self.graph:
             return GraphSplit([mol_to_graph(m) for m in mols], extra, y)
@@ -110,7 +111,7 @@ class MoleculeInputs:
         """Maximum Tanimoto similarity (Morgan r=2, 2048 bits) of each molecule to the training molecules."""
         if self.reference is None:
             raise DataError("the input pipeline is not fitted: no training fingerprints to compare with")
-        query = featurize(mols, _REFERENCE) > 0
+        query = _features(mols, _REFERENCE) > 0
         return tanimoto_max(query, np.unpackbits(self.reference.numpy(), axis=1)[:, :query.shape[1]].astype(bool))
 
     def state_dict(self) -> dict[str, torch.Tensor]:
@@ -123,6 +124,11 @@ class MoleculeInputs:
         if self.scaler is not None:
             self.scaler.load_state_dict({k[7:]: v for k, v in state.items() if k.startswith("scaler.")})
         self.reference = state.get("reference")
+
+
+def _features(mols: list[Any], config: FeaturizerConfig) -> np.ndarray:
+    """Features through the on-disk cache (``$NEURALAB_CACHE/features``, by default ``~/.cache/neuralab``)."""
+    return featurize(mols, config, cache_dir=search_dirs(folder="features")[-1])
 
 
 def tanimoto_max(query: np.ndarray, reference: np.ndarray, chunk: int = 4096) -> np.ndarray:
