@@ -135,7 +135,7 @@ def train_recipe(recipe: Recipe | None = None, *, out_dir: str | Path | None = N
     started = time.perf_counter()
     if resume is not None:
         out = Path(resume)
-        if not (out / "config.yaml").is_file():
+        if not _is_file(out / "config.yaml"):
             raise NeuralabError(f"cannot resume {out}: it has no config.yaml; is it a run directory?")
         if not any((out / "checkpoints").rglob("*.ckpt")):
             raise NeuralabError(f"cannot resume {out}: it has no checkpoint yet (the run stopped before its first "
@@ -210,6 +210,14 @@ def _resolve(recipe: Recipe, data: PreparedData) -> Recipe:
     if raw["loss"].get("name") is None:
         raw["loss"]["name"] = "cross_entropy" if data.task == "classification" else "mse"
     return validate_recipe(raw)
+
+
+def _is_file(path: Path) -> bool:
+    """``path.is_file()``, with an impossible path (a name too long for the file system) counting as missing."""
+    try:
+        return path.is_file()
+    except OSError:
+        return False
 
 
 def _new_run_dir(root: Path, name: str) -> Path:
@@ -292,7 +300,7 @@ class Run:
         """Read a run directory. Raises a NeuralabError naming what is missing."""
         path = Path(path)
         for needed in ("config.yaml", "model.safetensors"):
-            if not (path / needed).is_file():
+            if not _is_file(path / needed):
                 raise NeuralabError(f"{path} is not a finished run: {needed} is missing")
         recipe = validate_recipe(yaml.safe_load((path / "config.yaml").read_text()))
         groups: dict[str, dict[str, torch.Tensor]] = {"inputs": {}, "y_scaler": {}, "calibration": {}}
@@ -447,7 +455,7 @@ class Run:
 def read_features(path: str | Path) -> np.ndarray:
     """Read a feature matrix from ``.npy`` or ``.csv`` (a header row is skipped when it is not numeric)."""
     path = Path(path)
-    if not path.is_file():
+    if not _is_file(path):
         raise DataError(f"input file {path} does not exist")
     if path.suffix == ".npy":
         try:

@@ -226,8 +226,12 @@ def load_molecule_csv(path: str | Path, *, smiles_column: str = "smiles", target
     >>> ds = load_molecule_csv("my_molecules.csv", smiles_column="SMILES", target_column="logS")  # doctest: +SKIP
     """
     path = Path(path).expanduser()
-    if not path.is_file():
-        what = "is a folder, not a file" if path.is_dir() else "does not exist"
+    try:
+        found, folder = path.is_file(), path.is_dir()
+    except OSError:  # e.g. a file name too long for the file system
+        found, folder = False, False
+    if not found:
+        what = "is a folder, not a file" if folder else "does not exist"
         raise DataError(f"molecule CSV {str(path)!r} {what}; check the path")
     header, rows = _read_rows(path)
     smiles_col = _column(path, header, smiles_column)

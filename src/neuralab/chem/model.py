@@ -75,8 +75,6 @@ class SolubilityModel:
         if not ok:
             return rows
         valid = [mols[i] for i in ok]
-        if method == "ensemble" and len(self.run.models) < 2:
-            method = "conformal"
         pred, low, high = self.run.predict_interval(valid, method=method, level=level)
         sims = self.run.inputs.similarity(valid)
         for j, i in enumerate(ok):
@@ -91,7 +89,8 @@ def predict_csv(model: SolubilityModel, path: str | Path, *, smiles_column: str,
                 level: float = 0.9, method: str = "conformal") -> tuple[int, int]:
     """Predict every row of a CSV and write it to ``output`` with the prediction columns added.
 
-    Every input row is kept, in order; a row whose SMILES cannot be parsed gets RDKit's reason in ``error``.
+    Every input row is kept, in order; a row whose SMILES cannot be parsed gets RDKit's reason in ``error``. An added
+    column whose name the input already uses (a measured ``logS``) is written as ``predicted_logS``.
 
     Returns
     -------
@@ -101,23 +100,25 @@ def predict_csv(model: SolubilityModel, path: str | Path, *, smiles_column: str,
     Raises
     ------
     DataError
-        For an unreadable or empty file, a missing SMILES column (the message lists the columns), or when no row
-        at all could be parsed.
+        For an unreadable or empty file, a missing SMILES column (the message lists the columns), when no row
+        at all could be parsed, or when ``output`` cannot be written.
     """
     import csv
 
     from neuralab.errors import DataError
 
     path = Path(path)
-    if not path.is_file():
-        raise DataError(f"input file {path} does not exist")
     try:
+        if not path.is_file():
+            raise DataError(f"input file {path} {'is a folder, not a file' if path.is_dir() else 'does not exist'}")
         with path.open(newline="", encoding="utf-8-sig") as f:
             reader = csv.DictReader(f)
             rows = list(reader)
             columns = list(reader.fieldnames or [])
     except (UnicodeDecodeError, csv.Error) as exc:
         raise DataError(f"{path} is not a readable CSV file: {exc}") from None
+    except OSError as exc:  # a name too long, no permission...: the user's path, not a bug
+        raise DataError(f"cannot read input file {path}: {exc.strerror or exc}") from None
     if not columns:
         raise DataError(f"{path} is empty")
     if smiles_column not in columns:
@@ -131,14 +132,19 @@ def predict_csv(model: SolubilityModel, path: str | Path, *, smiles_column: str,
         raise DataError(f"none of the {len(preds)} SMILES in {path} could be parsed; the first error: "
                         f"{preds[0].error}")
     added = ["logS", f"low_{level:g}", f"high_{level:g}", "similarity", "warning", "error"]
+    # A test file often holds the measured logS already: keep it, and name the prediction apart, so no column shifts.
+    added = [c if c not in columns else f"predicted_{c}" for c in added]
     out = Path(output)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with out.open("w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f)
-        writer.writerow(columns + [c for c in added if c not in columns])
-        for row, p in zip(rows, preds):
-            values = [p.value, p.low, p.high, p.similarity, p.warning, p.error]
-            writer.writerow([row.get(c, "") for c in columns] + ["" if v is None else
-                                                                   (f"{v:.4f}" if isinstance(v, float) else v)
-                                                                   for v in values])
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with out.open("w", newline="", encoding="utf-8") as f:
+            writer = csv.writer(f)
+            writer.writerow(columns + added)
+            for row, p in zip(rows, preds):
+                values = [p.value, p.low, p.high, p.similarity, p.warning, p.error]
+                writer.writerow([row.get(c, "") for c in columns] + ["" if v is None else
+                                                                       (f"{v:.4f}" if isinstance(v, float) else v)
+                                                                       for v in values])
+    except OSError as exc:
+        raise DataError(f"cannot write the predictions to {out}: {exc.strerror or exc}") from None
     return len(preds), failed

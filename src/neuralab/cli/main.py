@@ -11,6 +11,7 @@ import sys
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 import neuralab
 from neuralab.cli import run as run_commands
@@ -55,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     except NeuralabError as exc:
         if "--debug" in args:
             raise
-        err_console.print(f"[red]error:[/] {exc}", highlight=False, markup=True, soft_wrap=True)
+        err_console.print(f"[red]error:[/] {escape(str(exc))}", highlight=False, markup=True, soft_wrap=True)
         return 2
     except KeyboardInterrupt:
         err_console.print("interrupted")

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from neuralab.errors import NeuralabError
@@ -78,8 +79,8 @@ def train(
             raise NeuralabError("give a recipe name or file (see `neuralab recipes`), or --resume RUN_DIR")
         run = train_recipe(load_recipe(recipe, overrides), out_dir=out, callbacks=callbacks)
     _print_metrics(run.metrics()["final"])
-    console.print(f"run:    {run.path}")
-    console.print(f"report: {run.path / 'report.html'}")
+    console.print(f"run:    {escape(str(run.path))}")
+    console.print(f"report: {escape(str(run.path / 'report.html'))}")
 
 
 def evaluate(
@@ -136,7 +137,7 @@ def _predict_table(model: Any, inputs: list[str], output: Path | None) -> None:
     if output is not None:
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text("\n".join([",".join(header), *(",".join(r) for r in rows)]) + "\n")
-        console.print(f"wrote {len(rows)} predictions to {output}")
+        console.print(f"wrote {len(rows)} predictions to {escape(str(output))}")
         return
     table = Table("row", *header, box=None)
     for i, r in enumerate(rows):
@@ -156,7 +157,7 @@ def _predict_molecules(run: Any, smiles: list[str], input_file: Path | None, smi
                                    method=method)
         if failed:
             err_console.print(f"{failed} of {rows} rows could not be parsed (see the error column)")
-        console.print(f"wrote {rows} predictions to {output}")
+        console.print(f"wrote {rows} predictions to {escape(str(output))}")
         return
     if not smiles:
         raise NeuralabError("give SMILES strings, e.g. neuralab predict RUN \"CCO\", or --input mols.csv")
@@ -164,12 +165,12 @@ def _predict_molecules(run: Any, smiles: list[str], input_file: Path | None, smi
     if all(p.error for p in preds):
         raise NeuralabError(f"no SMILES could be parsed; {preds[0].smiles!r}: {preds[0].error}")
     table = Table("SMILES", "logS", f"{level:.0%} interval", "similarity", "note", box=None)
-    for p in preds:
+    for p in preds:  # SMILES and RDKit's messages are user text, not rich markup: '[nH]' or '[/]' must print as is
         if p.error:
-            table.add_row(p.smiles, "-", "-", "-", f"[red]{p.error}[/]")
+            table.add_row(escape(p.smiles), "-", "-", "-", f"[red]{escape(p.error)}[/]")
         else:
-            table.add_row(p.smiles, f"{p.value:.2f}", f"[{p.low:.2f}, {p.high:.2f}]", f"{p.similarity:.2f}",
-                          p.warning or "")
+            table.add_row(escape(p.smiles), f"{p.value:.2f}", escape(f"[{p.low:.2f}, {p.high:.2f}]"),
+                          f"{p.similarity:.2f}", p.warning or "")
     console.print(table)
 
 
@@ -180,7 +181,7 @@ def report(run: Path = typer.Argument(..., help="A run directory.")) -> None:
     """
     from neuralab.report import write_report
 
-    console.print(f"report: {write_report(run)}")
+    console.print(f"report: {escape(str(write_report(run)))}")
 
 
 def _print_metrics(final: dict[str, dict[str, float]]) -> None:

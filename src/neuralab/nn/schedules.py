@@ -101,7 +101,8 @@ def _warmup_steps(warmup_epochs: float, epochs: int, steps_per_epoch: int, name:
     if warm > total or (warm == total and name not in ("none", "constant")):
         raise NeuralabError(
             f"warmup_epochs must leave steps for the {name!r} schedule; got {warmup_epochs} warm-up epochs "
-            f"({warm} steps) in a run of {epochs} epochs ({total} steps)"
+            f"({warm} steps) in a run of {epochs} epochs ({total} steps); lower it, e.g. "
+            f"--set scheduler.warmup_epochs=0"
         )
     return warm
 
