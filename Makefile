@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/neuralab train digits-mlp
+	$(VENV)/bin/neuralab train solubility
 
 # pytest exits 5 when it collects nothing; that is not a failure of the suite.
 test: $(STAMP)

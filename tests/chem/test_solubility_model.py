@@ -55,7 +55,7 @@ def mlp_run(tmp_path_factory, private_cache) -> Path:
 @pytest.fixture(scope="module")
 def ensemble_run(tmp_path_factory, private_cache) -> Path:
     out = tmp_path_factory.mktemp("mpnn") / "run"
-    assert main(["train", "solubility", "--set", "model.hidden_size=16", "--set", "model.depth=2",
+    assert main(["train", "solubility-mpnn", "--set", "model.hidden_size=16", "--set", "model.depth=2",
                  "--set", "model.ffn_hidden_sizes=[16]", "--set", "ensemble=2", *TINY, "--out", str(out)]) == 0
     return out
 

@@ -53,7 +53,7 @@ def private_cache(tmp_path_factory):
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory, private_cache) -> Path:
     out = tmp_path_factory.mktemp("runs") / "solubility"
-    assert main(["train", "solubility", "--set", "epochs=2", "--set", "scheduler.warmup_epochs=0",
+    assert main(["train", "solubility-mpnn", "--set", "epochs=2", "--set", "scheduler.warmup_epochs=0",
                  "--set", "model.hidden_size=32", "--set", "model.ffn_hidden_sizes=[32]", "--quiet",
                  "--out", str(out)]) == 0
     return out
