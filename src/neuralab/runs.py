@@ -311,6 +311,9 @@ class Run:
                 group, _, name = key.partition(".")
                 if group == "model":
                     i, _, name = name.partition(".")
+                    if not i.isdigit():
+                        raise NeuralabError(f"{path / 'model.safetensors'} is in a format this neuralab does not "
+                                            "read (no ensemble member index); train the run again")
                     members.setdefault(int(i), {})[name] = f.get_tensor(key)
                 else:
                     groups.setdefault(group, {})[name] = f.get_tensor(key)
@@ -368,7 +371,7 @@ class Run:
             y = torch.as_tensor(np.asarray(targets, dtype=np.float32)).reshape(combined.shape)
         result = compute_metrics(self.recipe.metrics, combined, y) if self.recipe.metrics else {}
         if len(self.models) == 1 and self.recipe.loss.name is not None:
-            result = {"loss": evaluate(self.model, split, loss=self.recipe.loss.name,
+            result = {"loss": evaluate(self.model, split, loss=self.recipe.loss,
                                        batch_size=max(self.recipe.trainer.batch_size, 1024))["loss"], **result}
         return result
 

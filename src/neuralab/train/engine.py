@@ -384,16 +384,16 @@ class _Batches:
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, split: Split, *, loss: Callable[..., torch.Tensor] | str | None = None,
+def evaluate(model: nn.Module, split: Split, *, loss: Callable[..., torch.Tensor] | str | LossConfig | None = None,
              metrics: Sequence[str] = (), device: str | torch.device | None = None, batch_size: int = 1024,
              inverse_target: Callable[[torch.Tensor], torch.Tensor] | None = None) -> dict[str, float]:
     """Mean loss and metrics of ``model`` over a whole split, in eval mode.
 
-    ``loss`` is a per-batch callable (as ``fit`` resolves it) or a loss name; the result has ``loss`` when one is
+    ``loss`` is a per-batch callable (as ``fit`` resolves it), a loss name or config; the result has ``loss`` when one is
     given and one entry per metric, computed over all outputs at once.
     """
     device = resolve_device(device) if device is not None else next(model.parameters()).device
-    if isinstance(loss, str):
+    if isinstance(loss, (str, LossConfig)):
         loss = _resolve_loss(model, loss)
     was_training = model.training
     model.eval()
