@@ -195,8 +195,30 @@ def train_recipe(recipe: Recipe | None = None, *, out_dir: str | Path | None = N
     if write_report:
         from neuralab.report import write_report as _write_report
 
+        if data.task == "regression":
+            _regression_figures(Run.load(out), data, metrics, out)
         _write_report(out)
     return Run.load(out)
+
+
+def _regression_figures(run: Run, data: PreparedData, metrics: dict[str, Any], out: Path) -> None:
+    """Parity, residual and coverage plots, listed in figures.json for the report."""
+    from neuralab.report.regression import plot_coverage, plot_parity, plot_residuals
+
+    predicted = {name: run.predict_prepared(split) for name, split in data.splits.items()}
+    figures = [{"file": plot_parity(data.targets, predicted, out / "parity.png").name, "title": "Predicted vs measured",
+                "caption": "Each point is a sample, coloured by split; the dashed line is a perfect prediction."}]
+    last = "test" if "test" in predicted else "val" if "val" in predicted else "train"
+    figures.append({"file": plot_residuals(data.targets[last], predicted[last], out / "residuals.png", last).name,
+                    "title": f"Residuals ({last})", "caption": "Errors against the measured value: a trend means "
+                    "the model is biased at the extremes."})
+    if metrics.get("intervals"):
+        figures.append({"file": plot_coverage(metrics["intervals"], out / "coverage.png").name,
+                        "title": "Interval coverage (test)",
+                        "caption": "Share of test targets inside each interval; dashed lines are the nominal levels. "
+                                   "normal: the course's ŷ ± z·√MSE_val; conformal: split-conformal on the "
+                                   "validation residuals; ensemble: mean ± z·std of the members."})
+    atomic_write_text(out / "figures.json", json.dumps(figures, indent=2))
 
 
 def _resolve(recipe: Recipe, data: PreparedData) -> Recipe:
