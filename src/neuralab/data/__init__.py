@@ -4,6 +4,8 @@ Data sets return arrays and tensors and know nothing about models.
 """
 
 from neuralab.data.datasets import LOADERS, ArrayDataset, load_dataset, load_digits
+from neuralab.data.idx import load_idx, write_idx
+from neuralab.data.images import IDX_FILENAMES, ImageDataset, load_idx_folder, load_mnist
 from neuralab.data.registry import (
     DATASETS,
     DatasetInfo,
@@ -16,8 +18,21 @@ from neuralab.data.registry import (
 )
 from neuralab.data.scaling import SCALERS, IdentityScaler, MinMaxScaler, RobustScaler, Standardizer, make_scaler
 from neuralab.data.splits import Split, kfold, split_indices
+from neuralab.data.transforms import Augment, elastic, normalize, random_rotation, random_shift, to_float
 
 __all__ = [
+    "Augment",
+    "IDX_FILENAMES",
+    "ImageDataset",
+    "elastic",
+    "load_idx",
+    "load_idx_folder",
+    "load_mnist",
+    "normalize",
+    "random_rotation",
+    "random_shift",
+    "to_float",
+    "write_idx",
     "DATASETS",
     "LOADERS",
     "SCALERS",

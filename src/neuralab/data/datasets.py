@@ -96,8 +96,16 @@ def load_digits(*, data_dir: str | Path | None = None) -> ArrayDataset:
     )
 
 
+def _load_mnist(*, data_dir: str | Path | None = None) -> ArrayDataset:
+    """MNIST via :func:`neuralab.data.images.load_mnist`, imported on use because images.py builds on this module."""
+    from neuralab.data.images import load_mnist
+
+    return load_mnist(data_dir=data_dir)
+
+
 LOADERS: dict[str, Callable[..., ArrayDataset]] = {
     "digits": load_digits,
+    "mnist": _load_mnist,
 }
 
 
