@@ -35,7 +35,7 @@ from safetensors.torch import save_file
 
 import neuralab
 from neuralab.data import load_dataset, make_scaler, split_indices
-from neuralab.data.prepared import PreparedData, TabularInputs
+from neuralab.data.prepared import ImageInputs, PreparedData, TabularInputs
 from neuralab.errors import DataError, NeuralabError
 from neuralab.models import MODELS
 from neuralab.recipes import Recipe, validate_recipe
@@ -70,7 +70,7 @@ def make_inputs(recipe: Recipe) -> Any:
         from neuralab.chem.inputs import MoleculeInputs
 
         return MoleculeInputs.from_recipe(recipe)
-    return TabularInputs(recipe.data.scaling)
+    return ImageInputs() if recipe.data.scaling == "pixels" else TabularInputs(recipe.data.scaling)
 
 
 def _prepare_table(recipe: Recipe) -> PreparedData:
@@ -79,12 +79,10 @@ def _prepare_table(recipe: Recipe) -> PreparedData:
     task = recipe.task or ds.task
     if ds.y is None:
         raise DataError(f"data set {cfg.name!r} has no targets; a {task} recipe needs them")
-    if cfg.split not in {"random", "stratified"}:
-        raise DataError(f"data.split {cfg.split!r} needs molecules or groups; use random or stratified for "
-                        f"{cfg.name!r}")
-    split = split_indices(len(ds.x), method=cfg.split, val=cfg.val, test=cfg.test, seed=recipe.trainer.seed,
-                          y=ds.y if cfg.split == "stratified" else None)
-    inputs = TabularInputs(cfg.scaling).fit(ds.x[split.train])
+    split = _table_split(ds, cfg, recipe.trainer.seed)
+    images = cfg.scaling == "pixels"
+    inputs = ImageInputs() if images else TabularInputs(cfg.scaling)
+    inputs.fit(ds.x[split.train])
     y_scaler = None
     if task == "regression" and cfg.target_scaling == "standard":
         y_scaler = make_scaler("standard").fit(ds.y[split.train].astype(np.float32).reshape(-1, 1))
@@ -96,9 +94,27 @@ def _prepare_table(recipe: Recipe) -> PreparedData:
         targets[name] = ds.y[idx]
         splits[name] = inputs.transform(ds.x[idx], encode_targets(ds.y[idx], task, y_scaler))
     classes = list(ds.classes or np.unique(ds.y).tolist()) if task == "classification" else []
-    model_args = {"in_features": int(np.prod(ds.x.shape[1:])),
-                  "out_features": len(classes) if task == "classification" else 1}
+    shape = tuple(int(d) for d in ds.x.shape[1:])
+    model_args = {"in_features": int(np.prod(shape)), "out_features": len(classes) if task == "classification" else 1}
+    if len(shape) == 3:  # images (C, H, W)
+        model_args.update(in_channels=shape[0], image_size=list(shape[1:]))
     return PreparedData(splits, targets, inputs, y_scaler, task, model_args, classes, dict(ds.files))
+
+
+def _table_split(ds: Any, cfg: Any, seed: int) -> Any:
+    """The data set's own train/test split (validation carved from train), or a random/stratified one."""
+    if cfg.split == "predefined":
+        if not hasattr(ds, "predefined_split"):
+            raise DataError(f"data set {cfg.name!r} has no predefined split; use random or stratified")
+        given = ds.predefined_split
+        inner = split_indices(len(given.train), method="stratified", val=cfg.val, test=0.0, seed=seed,
+                              y=ds.y[given.train])
+        return type(given)(given.train[inner.train], given.train[inner.val], given.test)
+    if cfg.split not in {"random", "stratified"}:
+        raise DataError(f"data.split {cfg.split!r} needs molecules or groups; use random, stratified or predefined "
+                        f"for {cfg.name!r}")
+    return split_indices(len(ds.x), method=cfg.split, val=cfg.val, test=cfg.test, seed=seed,
+                         y=ds.y if cfg.split == "stratified" else None)
 
 
 def encode_targets(y: np.ndarray, task: str, y_scaler: Any | None) -> torch.Tensor:
@@ -146,7 +162,7 @@ def train_recipe(recipe: Recipe | None = None, *, out_dir: str | Path | None = N
     else:
         out = Path(out_dir) if out_dir is not None else _new_run_dir(Path(runs_root), recipe.name)
     data = prepare_data(recipe)
-    recipe = _resolve(recipe, data)
+    recipe = resolve(recipe, data)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "config.yaml", yaml.safe_dump(recipe.model_dump(mode="json"), sort_keys=False))
     monitor = recipe.trainer.monitor or ("val_loss" if "val" in data.splits else "train_loss")
@@ -168,7 +184,8 @@ def train_recipe(recipe: Recipe | None = None, *, out_dir: str | Path | None = N
         checkpoint = Checkpoint(ckpt_dir, monitor=monitor, mode=mode)
         state = fit(model, FitData(data.splits["train"], data.splits.get("val")), trainer, [*callbacks, checkpoint],
                     optimizer=recipe.optimizer, scheduler=recipe.scheduler, loss=recipe.loss, metrics=recipe.metrics,
-                    inverse_target=inverse, resume=last if resume is not None and last.is_file() else None)
+                    inverse_target=inverse, resume=last if resume is not None and last.is_file() else None,
+                    train_transform=_augmentation(recipe))
         early = next((cb for cb in state.callbacks if hasattr(cb, "stopped_epoch")), None)
         summary = {"best_epoch": early.best_epoch if early is not None else checkpoint.best_epoch,
                    "stopped_early": bool(early is not None and early.stopped_epoch is not None),
@@ -221,7 +238,17 @@ def _regression_figures(run: Run, data: PreparedData, metrics: dict[str, Any], o
     atomic_write_text(out / "figures.json", json.dumps(figures, indent=2))
 
 
-def _resolve(recipe: Recipe, data: PreparedData) -> Recipe:
+def _augmentation(recipe: Recipe) -> Any:
+    """The recipe's image augmentation as a per-batch transform for the engine, or None."""
+    if recipe.data.augment is None:
+        return None
+    from neuralab.data.transforms import Augment
+
+    augment = Augment(**recipe.data.augment.model_dump())
+    return lambda batch, generator: (augment(batch[0], generator=generator), *batch[1:])
+
+
+def resolve(recipe: Recipe, data: PreparedData) -> Recipe:
     """Fill in what the data decides: the task and the sizes the model needs (input and output sizes...)."""
     raw = recipe.model_dump(mode="json")
     raw["task"] = data.task

@@ -97,9 +97,19 @@ def load_digits(*, data_dir: str | Path | None = None) -> ArrayDataset:
 
 
 def _load_mnist(*, data_dir: str | Path | None = None) -> ArrayDataset:
-    """MNIST via :func:`neuralab.data.images.load_mnist`, imported on use because images.py builds on this module."""
-    from neuralab.data.images import load_mnist
+    """MNIST, or any MNIST-format data set in ``data_dir``.
 
+    A ``data_dir`` holding the four standard IDX file names is read as it is (Fashion-MNIST, KMNIST,
+    EMNIST-digits...), so the MNIST recipes train on it unchanged; the files' sha256 go in the run's record. Without
+    such a folder, MNIST's own files are fetched and checked against the registry. (Imported on use because
+    images.py builds on this module.)
+    """
+    from neuralab.data.images import IDX_FILENAMES, load_idx_folder, load_mnist
+
+    if data_dir is not None:
+        folder = Path(data_dir).expanduser()
+        if all((folder / f).is_file() or (folder / f"{f}.gz").is_file() for f in IDX_FILENAMES):
+            return load_idx_folder(folder)
     return load_mnist(data_dir=data_dir)
 
 

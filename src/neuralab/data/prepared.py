@@ -15,8 +15,9 @@ import torch
 from torch.utils.data import Dataset
 
 from neuralab.data.scaling import make_scaler
+from neuralab.errors import DataError
 
-__all__ = ["InputPipeline", "TabularInputs", "PreparedData"]
+__all__ = ["InputPipeline", "TabularInputs", "ImageInputs", "PreparedData"]
 
 Split = tuple[torch.Tensor, ...] | Dataset
 
@@ -53,6 +54,39 @@ class TabularInputs:
 
     def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
         self.scaler.load_state_dict(state)
+
+
+class ImageInputs:
+    """Images as float tensors in [0, 1] with their channel axis: ``uint8 (N, C, H, W)`` divided by 255.
+
+    There is deliberately no mean/std normalisation, so that augmentation can fill with 0, which is the black
+    background of MNIST-style images; batch normalisation in the network does the rest.
+    """
+
+    def __init__(self, shape: tuple[int, ...] | None = None) -> None:
+        self.shape = tuple(shape) if shape else None
+
+    def fit(self, raw: np.ndarray) -> Self:
+        self.shape = tuple(int(d) for d in np.shape(raw)[1:])
+        return self
+
+    def transform(self, raw: np.ndarray | torch.Tensor, y: torch.Tensor | None = None) -> Split:
+        x = torch.as_tensor(np.asarray(raw))
+        if self.shape is not None and tuple(x.shape[1:]) != self.shape:
+            if x.ndim == len(self.shape):  # one image without the batch axis
+                x = x.unsqueeze(0)
+            elif x[0].numel() == int(np.prod(self.shape)):
+                x = x.reshape(len(x), *self.shape)
+        if self.shape is not None and tuple(x.shape[1:]) != self.shape:
+            raise DataError(f"images must have shape (N, {', '.join(map(str, self.shape))}); got {tuple(x.shape)}")
+        x = x.float() / 255.0 if x.dtype == torch.uint8 else x.float()
+        return (x,) if y is None else (x, y)
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        return {"shape": torch.tensor(self.shape or (), dtype=torch.long)}
+
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        self.shape = tuple(state["shape"].tolist()) if "shape" in state else None
 
 
 @dataclass

@@ -30,7 +30,7 @@ from neuralab.train.config import (
     validation_message,
 )
 
-__all__ = ["FeaturesConfig", "DataConfig", "ModelConfig", "Recipe", "load_recipe", "list_recipes", "apply_override"]
+__all__ = ["AugmentConfig", "FeaturesConfig", "DataConfig", "ModelConfig", "Recipe", "load_recipe", "list_recipes", "apply_override"]
 
 
 class FeaturesConfig(StrictModel):
@@ -40,6 +40,15 @@ class FeaturesConfig(StrictModel):
     radius: int = Field(2, ge=0)
     n_bits: int = Field(2048, ge=8)
     use_chirality: bool = False
+
+
+class AugmentConfig(StrictModel):
+    """Random distortions of training images, drawn per batch on the device (see :class:`neuralab.data.Augment`)."""
+
+    shift: int = Field(2, ge=0)
+    rotation: float = Field(10.0, ge=0)
+    elastic_alpha: float = Field(0.0, ge=0)
+    elastic_sigma: float = Field(4.0, gt=0)
 
 
 class DataConfig(StrictModel):
@@ -57,9 +66,10 @@ class DataConfig(StrictModel):
     split: Literal["random", "stratified", "group", "scaffold", "predefined"] = "random"
     val: float = Field(0.1, ge=0, lt=1)
     test: float = Field(0.2, ge=0, lt=1)
-    scaling: Literal["standard", "minmax", "robust", "none"] = "standard"
+    scaling: Literal["standard", "minmax", "robust", "pixels", "none"] = "standard"
     target_scaling: Literal["standard", "none"] = "standard"
     features: FeaturesConfig | None = None
+    augment: AugmentConfig | None = None
     data_dir: str | None = None
 
 

@@ -133,6 +133,7 @@ def fit(
     metrics: Sequence[str] = (),
     inverse_target: Callable[[torch.Tensor], torch.Tensor] | None = None,
     resume: str | Path | None = None,
+    train_transform: Callable[[tuple[Any, ...], torch.Generator], tuple[Any, ...]] | None = None,
 ) -> FitState:
     """Train ``model`` on ``data``.
 
@@ -161,6 +162,9 @@ def fit(
         Maps standardised targets back to the data's units for regression metrics.
     resume
         A ``last.ckpt`` written by :class:`~neuralab.train.callbacks.Checkpoint`: training goes on from there.
+    train_transform
+        ``f(batch, generator) -> batch`` applied to training batches only, on the device (data augmentation). It
+        draws from the engine's saved generator, so augmented runs stay reproducible and resumable.
 
     Returns
     -------
@@ -221,6 +225,8 @@ def fit(
         for cb in callbacks:
             cb.on_epoch_start(state)
         for batch in train_loader:
+            if train_transform is not None:
+                batch = train_transform(batch, generator)
             with autocast:
                 out = step_fn(batch)
             if isinstance(out, dict):

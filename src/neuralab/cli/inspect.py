@@ -1,0 +1,58 @@
+"""Commands that show what a model is: ``summary``.
+
+They turn flags into library calls and print results.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from neuralab.errors import NeuralabError
+
+console = Console()
+
+
+def summary(
+    target: str = typer.Argument(..., help="A recipe name or YAML file, or a run directory."),
+    set_: list[str] = typer.Option([], "--set", help="Override a recipe value, e.g. --set model.conv_channels=[8,16]."),
+) -> None:
+    """Print each layer's output shape, parameters, receptive field and FLOPs per sample.
+
+    Example: neuralab summary mnist-cnn
+    """
+    from neuralab.models import MODELS
+    from neuralab.models.summary import format_summary, summarize
+    from neuralab.recipes import load_recipe, validate_recipe
+
+    if Path(target).is_dir():
+        import yaml
+
+        config = Path(target) / "config.yaml"
+        if not config.is_file():
+            raise NeuralabError(f"{target} is not a run directory: it has no config.yaml")
+        recipe = validate_recipe(yaml.safe_load(config.read_text()))
+    else:
+        from neuralab.runs import prepare_data, resolve
+
+        recipe = load_recipe(target, list(set_))
+        recipe = resolve(recipe, prepare_data(recipe))
+    options = recipe.model.options
+    if "image_size" in options:
+        size = options["image_size"]
+        hw = (size, size) if isinstance(size, int) else tuple(size)
+        shape = (options.get("in_channels", 1), *hw)
+    elif "in_features" in options:
+        shape = (options["in_features"],)
+    else:
+        raise NeuralabError(f"summary works for models that take one tensor (mlp, cnn); {recipe.model.name!r} "
+                            "takes graphs")
+    model = MODELS[recipe.model.name](**options)
+    console.print(format_summary(summarize(model, shape)), markup=False, highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    """Add these commands to the app."""
+    app.command()(summary)
