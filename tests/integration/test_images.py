@@ -60,3 +60,34 @@ def test_augmented_training_is_reproducible(tmp_path, idx_folder):
     assert main([*args, "--out", str(tmp_path / "b")]) == 0
     a, b = load_file(tmp_path / "a" / "model.safetensors"), load_file(tmp_path / "b" / "model.safetensors")
     assert all((a[k] == b[k]).all() for k in a)
+
+
+def test_predict_reads_digit_images_of_any_size_and_polarity(tmp_path, idx_folder, capsys):
+    from PIL import Image, ImageDraw
+
+    out = tmp_path / "run"
+    assert main(["train", "mnist-mlp", "--data-dir", str(idx_folder), *TINY, "--set", "model.hidden_sizes=[16]",
+                 "--out", str(out)]) == 0
+    dark_on_light = Image.new("RGB", (90, 120), "white")
+    ImageDraw.Draw(dark_on_light).line([(45, 10), (45, 110)], fill="black", width=10)
+    dark_on_light.save(tmp_path / "a.png")
+    Image.new("L", (40, 40), 0).save(tmp_path / "blank.png")
+    (tmp_path / "notes.txt").write_text("not an image")
+    capsys.readouterr()
+    assert main(["predict", str(out), str(tmp_path / "a.png")]) == 0
+    text = capsys.readouterr().out
+    assert "a.png" in text and "%" in text
+    for bad, message in (("notes.txt", "not a readable image"), ("blank.png", "no ink")):
+        assert main(["predict", str(out), str(tmp_path / bad)]) == 2
+        err = capsys.readouterr().err
+        assert message in err and len(err.strip().splitlines()) == 1
+
+
+def test_filters_command_writes_a_figure(tmp_path, capsys):
+    from PIL import Image
+
+    Image.new("L", (32, 32), 0).save(tmp_path / "img.png")
+    assert main(["filters", str(tmp_path / "img.png"), "--out", str(tmp_path / "f.png"), "-k", "sobel_x"]) == 0
+    assert (tmp_path / "f.png").read_bytes()[:4] == b"\x89PNG"
+    assert main(["filters", str(tmp_path / "img.png"), "-k", "sobelx"]) == 2
+    assert "did you mean 'sobel_x'" in capsys.readouterr().err

@@ -53,6 +53,22 @@ def summary(
     console.print(format_summary(summarize(model, shape)), markup=False, highlight=False)
 
 
+def filters(
+    image: Path = typer.Argument(..., help="An image file (PNG, JPEG...)."),
+    out: Path = typer.Option(None, "--out", "-o", help="Where to save the figure (default IMAGE-filters.png)."),
+    kernel: list[str] = typer.Option([], "--kernel", "-k", help="Only these kernels (repeatable); default all."),
+) -> None:
+    """Apply the classic image kernels (identity, sharpen, edge detect, Sobel, blurs) and save a figure.
+
+    Example: neuralab filters digit.png --out filters.png
+    """
+    from neuralab.report.filters import filter_figure
+
+    target = out or image.with_name(f"{image.stem}-filters.png")
+    console.print(f"wrote {filter_figure(image, target, kernels=list(kernel) or None)}")
+
+
 def register(app: typer.Typer) -> None:
     """Add these commands to the app."""
     app.command()(summary)
+    app.command()(filters)

@@ -110,6 +110,7 @@ def predict(
 
     Example: neuralab predict runs/solubility-20261123-120000 "CCO" "c1ccccc1O"
     Example: neuralab predict runs/digits-mlp-20261123-120000 samples.csv --output preds.csv
+    Example: neuralab predict runs/mnist-cnn-20261123-120000 digit.png
     """
     from neuralab.runs import MOLECULAR, Run
 
@@ -119,7 +120,28 @@ def predict(
         return
     if not inputs:
         raise NeuralabError("give one or more input files (.csv with one row of features per sample, or .npy)")
+    from neuralab.data.prepared import ImageInputs
+
+    if isinstance(model.inputs, ImageInputs) and not all(p.endswith((".csv", ".npy")) for p in inputs):
+        _predict_images(model, inputs)
+        return
     _predict_table(model, inputs, output)
+
+
+def _predict_images(model: Any, paths: list[str]) -> None:
+    """Digit images of any size or colours, prepared as MNIST was (crop, 20x20 box in 28x28, centred by mass)."""
+    from neuralab.data.digit_images import load_digit_images
+
+    proba = model.predict_proba(load_digit_images(paths))
+    table = Table(box=None)
+    table.add_column("image", overflow="fold")
+    table.add_column("class")
+    table.add_column("top 3", no_wrap=True)
+    for path, p in zip(paths, proba):
+        top = np.argsort(p)[::-1][:3]
+        table.add_row(escape(path), escape(str(model.classes[top[0]])),
+                      "  ".join(f"{model.classes[i]}: {p[i]:.1%}" for i in top))
+    console.print(table)
 
 
 def _predict_table(model: Any, inputs: list[str], output: Path | None) -> None:

@@ -4,6 +4,7 @@ Data sets return arrays and tensors and know nothing about models.
 """
 
 from neuralab.data.datasets import LOADERS, ArrayDataset, load_dataset, load_digits
+from neuralab.data.digit_images import load_digit_images, preprocess_digit, read_image
 from neuralab.data.idx import load_idx, write_idx
 from neuralab.data.images import IDX_FILENAMES, ImageDataset, load_idx_folder, load_mnist
 from neuralab.data.registry import (
@@ -21,6 +22,9 @@ from neuralab.data.splits import Split, kfold, split_indices
 from neuralab.data.transforms import Augment, elastic, normalize, random_rotation, random_shift, to_float
 
 __all__ = [
+    "load_digit_images",
+    "preprocess_digit",
+    "read_image",
     "Augment",
     "IDX_FILENAMES",
     "ImageDataset",

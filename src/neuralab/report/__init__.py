@@ -8,7 +8,8 @@ matplotlib is imported only when a plot is drawn, and always on the Agg backend.
 """
 
 from neuralab.report.diagnosis import diagnose
+from neuralab.report.filters import KERNELS, apply_kernel, filter_figure
 from neuralab.report.html import write_report
 from neuralab.report.plots import plot_learning_curves
 
-__all__ = ["write_report", "plot_learning_curves", "diagnose"]
+__all__ = ["write_report", "plot_learning_curves", "diagnose", "KERNELS", "apply_kernel", "filter_figure"]
