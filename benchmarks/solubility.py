@@ -26,6 +26,7 @@ MODELS = {
     "MLP (Morgan counts + RDKit 2D)": ("esol-mlp", []),
     "MPNN": ("esol", []),
     "MPNN + RDKit 2D": ("esol", ["data.features={kinds: [rdkit2d]}", "data.scaling=robust"]),
+    "MLP ensemble of 5": ("esol-mlp", ["ensemble=5"]),
 }
 
 
@@ -54,7 +55,8 @@ def run(seeds: int, quick: bool, out_dir: Path) -> dict:
             for name, (recipe_name, overrides) in MODELS.items():
                 recipe = load_recipe(recipe_name, [*overrides, *extra, f"data.split={split}", f"trainer.seed={seed}"])
                 start = time.perf_counter()
-                trained = train_recipe(recipe, out_dir=out_dir / f"{split}-{seed}-{recipe_name}-{len(overrides)}",
+                trained = train_recipe(recipe, out_dir=out_dir / f"{split}-{seed}-{recipe_name}-{len(overrides)}-"
+                                       f"{recipe.ensemble}",
                                        write_report=False)
                 seconds = time.perf_counter() - start
                 metrics = trained.metrics()
