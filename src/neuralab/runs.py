@@ -214,8 +214,23 @@ def train_recipe(recipe: Recipe | None = None, *, out_dir: str | Path | None = N
 
         if data.task == "regression":
             _regression_figures(Run.load(out), data, metrics, out)
+        elif data.task == "classification":
+            _classification_figures(Run.load(out), data, out)
         _write_report(out)
     return Run.load(out)
+
+
+def _classification_figures(run: Run, data: PreparedData, out: Path) -> None:
+    """Confusion matrix and, for a CNN, filters, feature maps and confident mistakes, listed in figures.json."""
+    from neuralab.report.classification import classification_figures
+
+    last = "test" if "test" in data.splits else "val" if "val" in data.splits else "train"
+    split = data.splits[last]
+    proba = run.outputs(split).float().softmax(-1).mean(0).numpy()  # ensemble mean, as predict_proba
+    x = split[0] if isinstance(split, tuple) else split
+    figures = classification_figures(run.model, x if isinstance(x, torch.Tensor) else None, data.targets[last],
+                                     proba, run.classes, out, split=last)
+    atomic_write_text(out / "figures.json", json.dumps(figures, indent=2))
 
 
 def _regression_figures(run: Run, data: PreparedData, metrics: dict[str, Any], out: Path) -> None:

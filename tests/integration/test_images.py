@@ -91,3 +91,14 @@ def test_filters_command_writes_a_figure(tmp_path, capsys):
     assert (tmp_path / "f.png").read_bytes()[:4] == b"\x89PNG"
     assert main(["filters", str(tmp_path / "img.png"), "-k", "sobelx"]) == 2
     assert "did you mean 'sobel_x'" in capsys.readouterr().err
+
+
+def test_cnn_run_report_shows_the_teaching_figures(tmp_path):
+    import json
+
+    out = tmp_path / "run"
+    assert main(["train", "digits-cnn", "--set", "epochs=2", "--set", "scheduler.warmup_epochs=0", "--quiet",
+                 "--out", str(out)]) == 0
+    files = [f["file"] for f in json.loads((out / "figures.json").read_text())]
+    assert files == ["confusion.png", "filters.png", "feature_maps.png", "mistakes.png"]
+    assert (out / "report.html").read_text().count("data:image/png;base64,") >= 6
