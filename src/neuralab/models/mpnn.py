@@ -163,10 +163,13 @@ class MPNN(nn.Module):
         self._check_graph(graph)
         src, dst = graph.edge_index[0], graph.edge_index[1]  # (E,), (E,)
         rev = reverse_edge_index(graph.edge_index, x.shape[0])  # (E,)
-        h0 = self.act(self.W_i(torch.cat([x[src], edge_attr], dim=1)))  # (E, H)
+        # index_select rather than x[src]: its backward is index_add_, which is deterministic on the CPU, while
+        # the backward of advanced indexing (index_put_ with accumulate) is not with several threads.
+        h0 = self.act(self.W_i(torch.cat([x.index_select(0, src), edge_attr], dim=1)))  # (E, H)
         h = h0
         for _ in range(self.depth - 1):
-            m = _sum_incoming(h, dst, x.shape[0])[src] - h[rev]  # (E, H): all into src, minus the reverse edge
+            # (E, H): all messages into src, minus the one that came back along the reverse edge
+            m = _sum_incoming(h, dst, x.shape[0]).index_select(0, src) - h.index_select(0, rev)
             h = self.dropout(self.act(h0 + self.W_h(m)))  # (E, H)
         incoming = _sum_incoming(h, dst, x.shape[0])  # (N, H); zero for an atom with no bonds
         atoms = self.dropout(self.act(self.W_o(torch.cat([x, incoming.to(x.dtype)], dim=1))))  # (N, H)
