@@ -25,7 +25,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("recipes", nargs="*", default=DEFAULT)
     parser.add_argument("--seeds", type=int, default=5)
-    parser.add_argument("--out", type=Path, default=Path("runs/bench-recipes"))
+    parser.add_argument("--out", type=Path, default=Path(f"runs/bench-recipes-{time.strftime('%Y%m%d-%H%M%S')}"))
     args = parser.parse_args()
     rows = []
     for name in args.recipes:

@@ -119,7 +119,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="5 epochs, for a smoke test")
-    parser.add_argument("--out", type=Path, default=Path("runs/bench-solubility"))
+    parser.add_argument("--out", type=Path, default=Path(f"runs/bench-solubility-{time.strftime('%Y%m%d-%H%M%S')}"))
     args = parser.parse_args()
     results = run(args.seeds, args.quick, args.out)
     path = Path(__file__).with_name("solubility.json")

@@ -53,3 +53,9 @@ def test_unreadable_weights_format_is_a_clear_error(tmp_path, smoothed_run):
     save_file({"model.net.0.weight": torch.zeros(1)}, bad / "model.safetensors")
     with pytest.raises(NeuralabError, match="format this neuralab does not read"):
         Run.load(bad)
+
+
+def test_a_new_run_refuses_a_directory_that_holds_one(smoothed_run):
+    recipe = load_recipe("digits-mlp", ["epochs=1"])
+    with pytest.raises(NeuralabError, match="already holds a run.*--resume"):
+        train_recipe(recipe, out_dir=smoothed_run.path, write_report=False)

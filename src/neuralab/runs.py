@@ -161,6 +161,9 @@ def train_recipe(recipe: Recipe | None = None, *, out_dir: str | Path | None = N
         raise NeuralabError("train_recipe needs a recipe or a run directory to resume")
     else:
         out = Path(out_dir) if out_dir is not None else _new_run_dir(Path(runs_root), recipe.name)
+        if _is_file(out / "config.yaml"):
+            raise NeuralabError(f"{out} already holds a run; choose another --out, or continue it with "
+                                f"--resume {out}")
     data = prepare_data(recipe)
     recipe = resolve(recipe, data)
     out.mkdir(parents=True, exist_ok=True)
@@ -175,7 +178,7 @@ def train_recipe(recipe: Recipe | None = None, *, out_dir: str | Path | None = N
         seed_everything(trainer.seed)  # the model's initial weights depend on the seed too
         model = _build_model(recipe)
         done = ckpt_dir / "final.ckpt"
-        if done.is_file():  # a finished member of a resumed ensemble
+        if resume is not None and done.is_file():  # a finished member of a resumed ensemble
             final_state = load_state(done)
             model.load_state_dict(final_state["model"])
             models.append(model), histories.append(final_state["history"]), states.append(final_state["summary"])
