@@ -99,8 +99,9 @@ class CrossEntropyLoss(nn.Module):
     """Softmax cross-entropy on logits of shape (N, C) (or (N, C, d1, ...)) with integer class targets (N,).
 
     A target of shape (N, 1) is accepted for logits of shape (N, C). A class index outside ``0..C-1`` raises a
-    :class:`NeuralabError` instead of torch's index error (on a GPU, a device-side assert that kills the process).
-    The check costs one host-device synchronisation per call.
+    :class:`NeuralabError` instead of torch's index error. On the CPU the range is checked only when torch
+    complains, so the hot path pays nothing; on a GPU, where a bad class is a device-side assert that kills the
+    process, it is checked before each call (one host-device synchronisation).
 
     Parameters
     ----------
@@ -127,14 +128,25 @@ class CrossEntropyLoss(nn.Module):
                 f"cross_entropy: logits shape {tuple(logits.shape)} does not match target shape "
                 f"{tuple(target.shape)}; expected logits (N, C) with target (N,)"
             )
+        # On the CPU torch raises a catchable IndexError for a bad class, so the range is checked only then, off the
+        # hot path. On a GPU a bad class is a device-side assert that kills the process: check first (one sync).
+        if logits.device.type != "cpu":
+            self._check_classes(logits, target)
+        try:
+            return F.cross_entropy(logits, target.long(), label_smoothing=self.label_smoothing)
+        except (IndexError, RuntimeError):
+            self._check_classes(logits, target)
+            raise
+
+    @staticmethod
+    def _check_classes(logits: Tensor, target: Tensor) -> None:
         n_classes = logits.shape[1]
         if target.numel() and bool((target.min() < 0) | (target.max() >= n_classes)):
             bad = target[(target < 0) | (target >= n_classes)][0].item()
             raise NeuralabError(
                 f"cross_entropy target holds class {bad} but the logits have {n_classes} classes; "
                 f"expected class indices in 0..{n_classes - 1}"
-            )
-        return F.cross_entropy(logits, target.long(), label_smoothing=self.label_smoothing)
+            ) from None
 
     def extra_repr(self) -> str:
         return f"label_smoothing={self.label_smoothing}"
