@@ -261,3 +261,10 @@ def test_dataset_with_collate_method_is_batched_with_it():
     state = fit(model, FitData(Ragged(), Ragged()), TrainerConfig(epochs=60, batch_size=8), loss="mse",
                 optimizer=OptimizerConfig(lr=0.05))
     assert state.history[-1]["val_loss"] < 1e-3
+
+
+def test_stack_losses_handles_tensors_and_mixed_values_alike():
+    from neuralab.train.callbacks import stack_losses
+
+    assert stack_losses([torch.tensor(1.0), torch.tensor(3.0)]).tolist() == [1.0, 3.0]
+    assert stack_losses([torch.tensor(1.0, dtype=torch.bfloat16), 2.5, torch.tensor([4.0])]).tolist() == [1.0, 2.5, 4.0]

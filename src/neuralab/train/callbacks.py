@@ -42,6 +42,15 @@ class Callback:
         return None
 
 
+def stack_losses(values: list[Any]) -> torch.Tensor:
+    """Per-step losses as one float32 vector: one ``torch.stack`` in the usual case of 0-d tensors alike, and a
+    value-by-value conversion only for mixed types (floats from a ``train_step``, tensors on several devices)."""
+    try:
+        return torch.stack(values).float().reshape(-1)
+    except (TypeError, RuntimeError):
+        return torch.stack([torch.as_tensor(v, dtype=torch.float32).reshape(()).cpu() for v in values])
+
+
 def is_improvement(value: float, best: float | None, *, mode: str, min_delta: float = 0.0) -> bool:
     """Whether ``value`` beats ``best`` by more than ``min_delta`` (the pure decision behind early stopping)."""
     if value is None or not math.isfinite(value):
@@ -201,7 +210,7 @@ class NonFiniteGuard(Callback):
         recent = state.step_losses[self._checked:]
         if not recent:
             return
-        values = torch.stack([torch.as_tensor(v, dtype=torch.float32).reshape(()).cpu() for v in recent])
+        values = stack_losses(recent).cpu()
         bad = (~torch.isfinite(values)).nonzero()
         if len(bad):
             i = int(bad[0])

@@ -34,7 +34,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from neuralab.errors import NeuralabError
 from neuralab.nn import Penalty, apply_max_norm, build_optimizer, build_scheduler, get_loss
-from neuralab.train.callbacks import Callback, EarlyStopping, LRSchedule, NonFiniteGuard
+from neuralab.train.callbacks import Callback, EarlyStopping, LRSchedule, NonFiniteGuard, stack_losses
 from neuralab.train.config import LossConfig, OptimizerConfig, SchedulerConfig, TrainerConfig
 from neuralab.train.metrics import HIGHER_IS_BETTER, check_metrics, compute_metrics
 from neuralab.train.seeding import resolve_device, rng_state, seed_everything, set_rng_state
@@ -240,7 +240,7 @@ def fit(
                 cb.on_batch_end(state)
         logs: dict[str, float] = {"epoch": state.epoch}
         if state.step_losses:
-            logs["train_loss"] = torch.stack([t.float().reshape(()) for t in state.step_losses]).mean().item()
+            logs["train_loss"] = stack_losses(state.step_losses).mean().item()
         for key, values in extra.items():
             if key != "loss":
                 logs[f"train_{key}"] = float(torch.as_tensor([float(v) for v in values]).mean())
