@@ -86,6 +86,31 @@ def test_model_with_own_loss_trains_without_loss_argument():
     assert state.history[-1]["val_loss"] < state.history[0]["val_loss"]
 
 
+def test_a_loss_dict_backpropagates_its_loss_and_logs_its_terms():
+    class Terms(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.net = nn.Linear(4, 4)
+
+        def forward(self, x):
+            return self.net(x)
+
+        def loss(self, batch):
+            error = nn.functional.mse_loss(self(batch[0]), batch[0])
+            size = self.net.weight.pow(2).mean()
+            return {"loss": error + 0.1 * size, "reconstruction": error, "size": size}
+
+    x, _ = _blobs()
+    model = Terms()
+    state = fit(model, FitData((x,), (x,)), TrainerConfig(epochs=15, batch_size=16),
+                optimizer=OptimizerConfig(lr=0.01))
+    first, last = state.history[0], state.history[-1]
+    assert {"train_reconstruction", "train_size", "val_loss", "val_reconstruction", "val_size"} <= set(last)
+    assert last["val_reconstruction"] < first["val_reconstruction"]
+    val = evaluate(model, (x,), loss=model.loss)
+    assert val["loss"] == pytest.approx(val["reconstruction"] + 0.1 * val["size"], rel=1e-5)
+
+
 class TwoPlayer(nn.Module):
     """A toy model with two optimisers, as a GAN has: each player fits its own target."""
 

@@ -4,7 +4,9 @@ A model trains in one of three ways, checked in this order:
 
 1. it defines ``train_step(batch, optimizers) -> dict``: the engine hands it the batch and the optimisers and
    records what it returns (GANs, RBMs with contrastive divergence);
-2. it defines ``loss(batch) -> Tensor``: the engine backpropagates that loss (autoencoders, VAEs);
+2. it defines ``loss(batch)``: the engine backpropagates that loss (autoencoders, VAEs, language models). It
+   returns a scalar tensor, or a dict with the scalar under ``"loss"`` and other terms beside it (a VAE's
+   ``reconstruction`` and ``kl``), which are logged as ``train_<term>`` and ``val_<term>``;
 3. otherwise ``loss_fn(model(x), y)`` with the loss named in the config (classifiers, regressors).
 
 Two data paths feed it:
@@ -243,7 +245,7 @@ def fit(
             logs["train_loss"] = stack_losses(state.step_losses).mean().item()
         for key, values in extra.items():
             if key != "loss":
-                logs[f"train_{key}"] = float(torch.as_tensor([float(v) for v in values]).mean())
+                logs[f"train_{key}"] = stack_losses(values).mean().item()
         if data.val is not None:
             with autocast:
                 val = evaluate(model, data.val, loss=eval_loss, metrics=metrics, device=device,
@@ -306,8 +308,11 @@ def _make_step(model: nn.Module, optimizers: list[torch.optim.Optimizer], config
     params = [p for p in model.parameters() if p.requires_grad]
     opt = optimizers[0]
 
-    def step(batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
+    def step(batch: tuple[torch.Tensor, ...]) -> torch.Tensor | dict[str, torch.Tensor]:
         loss = loss_fn(batch)
+        terms = None
+        if isinstance(loss, dict):  # a model's own loss with its terms beside it
+            terms, loss = loss, loss["loss"]
         total = loss + penalty(model) if penalty.active else loss
         opt.zero_grad(set_to_none=True)
         total.backward()
@@ -316,6 +321,8 @@ def _make_step(model: nn.Module, optimizers: list[torch.optim.Optimizer], config
         opt.step()
         if config.max_norm is not None:
             apply_max_norm(model, config.max_norm)
+        if terms is not None:
+            return {k: v.detach() if isinstance(v, torch.Tensor) else v for k, v in terms.items()}
         return loss.detach()
 
     return step
@@ -396,24 +403,28 @@ def evaluate(model: nn.Module, split: Split, *, loss: Callable[..., torch.Tensor
     """Mean loss and metrics of ``model`` over a whole split, in eval mode.
 
     ``loss`` is a per-batch callable (as ``fit`` resolves it), a loss name or config; the result has ``loss`` when one is
-    given and one entry per metric, computed over all outputs at once.
+    given (and each term, when the loss returns a dict of terms) and one entry per metric, computed over all outputs
+    at once.
     """
     device = resolve_device(device) if device is not None else next(model.parameters()).device
     if isinstance(loss, (str, LossConfig)):
         loss = _resolve_loss(model, loss)
     was_training = model.training
     model.eval()
-    total, count, outs, ys = 0.0, 0, [], []
+    totals: dict[str, torch.Tensor] = {}
+    count, outs, ys = 0, [], []
     for batch in _Batches(split, batch_size, device, None, shuffle=False):
         n = len(batch[0])
         if loss is not None:
-            total += float(loss(batch)) * n
+            value = loss(batch)
+            for key, v in (value.items() if isinstance(value, dict) else [("loss", value)]):
+                totals[key] = totals.get(key, 0.0) + torch.as_tensor(v).detach().double().cpu() * n
         if metrics:
             outs.append(model(batch[0]).float())
             ys.append(batch[1])
         count += n
     model.train(was_training)
-    result = {"loss": total / count} if loss is not None and count else {}
+    result = {key: float(v) / count for key, v in totals.items()} if count else {}
     if metrics and count:
         result.update(compute_metrics(list(metrics), torch.cat(outs), torch.cat(ys), inverse_target))
     return result

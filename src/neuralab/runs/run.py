@@ -1,0 +1,242 @@
+"""A trained run read back from its directory, to evaluate and predict."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import yaml
+from safetensors import safe_open
+
+from neuralab.data import make_scaler
+from neuralab.data.prepared import TabularInputs
+from neuralab.errors import DataError, NeuralabError
+from neuralab.recipes import Recipe, validate_recipe
+from neuralab.runs.prepare import build_model, make_inputs, prepare_data
+from neuralab.train import evaluate
+from neuralab.train.seeding import resolve_device
+
+__all__ = ["Run", "read_features", "is_file"]
+
+
+def is_file(path: Path) -> bool:
+    """``path.is_file()``, with an impossible path (a name too long for the file system) counting as missing."""
+    try:
+        return path.is_file()
+    except OSError:
+        return False
+
+
+class Run:
+    """A trained run loaded from its directory: the recipe, the model(s), the input pipeline and the scalers.
+
+    Examples
+    --------
+    >>> run = Run.load("runs/digits-mlp-20261123-120000")  # doctest: +SKIP
+    >>> run.predict(x[:5])                                  # doctest: +SKIP
+    array([0, 1, 2, 3, 4])
+    """
+
+    def __init__(self, path: Path, recipe: Recipe, models: list[torch.nn.Module], inputs: Any, y_scaler: Any | None,
+                 task: str, classes: list[Any], calibration: dict[str, torch.Tensor] | None = None) -> None:
+        self.path, self.recipe, self.models, self.inputs = path, recipe, models, inputs
+        self.y_scaler, self.task, self.classes = y_scaler, task, classes
+        self.calibration = calibration or {}
+
+    @property
+    def model(self) -> torch.nn.Module:
+        """The first (or only) model."""
+        return self.models[0]
+
+    @classmethod
+    def load(cls, path: str | Path, device: str = "cpu") -> Run:
+        """Read a run directory. Raises a NeuralabError naming what is missing."""
+        path = Path(path)
+        for needed in ("config.yaml", "model.safetensors"):
+            if not is_file(path / needed):
+                raise NeuralabError(f"{path} is not a finished run: {needed} is missing")
+        recipe = validate_recipe(yaml.safe_load((path / "config.yaml").read_text()))
+        groups: dict[str, dict[str, torch.Tensor]] = {"inputs": {}, "y_scaler": {}, "calibration": {}}
+        members: dict[int, dict[str, torch.Tensor]] = {}
+        with safe_open(path / "model.safetensors", framework="pt") as f:
+            meta = f.metadata() or {}
+            for key in f.keys():
+                group, _, name = key.partition(".")
+                if group == "model":
+                    i, _, name = name.partition(".")
+                    if not i.isdigit():
+                        raise NeuralabError(f"{path / 'model.safetensors'} is in a format this neuralab does not "
+                                            "read (no ensemble member index); train the run again")
+                    members.setdefault(int(i), {})[name] = f.get_tensor(key)
+                else:
+                    groups.setdefault(group, {})[name] = f.get_tensor(key)
+        models = []
+        for i in sorted(members):
+            model = build_model(recipe)
+            model.load_state_dict(members[i])
+            models.append(model.to(resolve_device(device)).eval())
+        inputs = make_inputs(recipe)
+        inputs.load_state_dict(groups["inputs"])
+        y_scaler = None
+        if groups["y_scaler"]:
+            y_scaler = make_scaler("standard")
+            y_scaler.load_state_dict(groups["y_scaler"])
+        return cls(path, recipe, models, inputs, y_scaler, meta.get("task", recipe.task or "classification"),
+                   json.loads(meta.get("classes", "[]")), groups["calibration"])
+
+    def outputs(self, split: Any) -> torch.Tensor:
+        """Raw model outputs for prepared inputs: members stacked on dim 0, shape (M, N, out)."""
+        from neuralab.train import predict
+
+        batch = max(self.recipe.trainer.batch_size, 1024)
+        return torch.stack([predict(m, split if not isinstance(split, tuple) else split[0], batch_size=batch)
+                            for m in self.models])
+
+    def predict_prepared(self, split: Any) -> np.ndarray:
+        """Predictions for prepared inputs, in the data's units (ensemble mean)."""
+        out = self.outputs(split).float()
+        if self.task == "classification":
+            idx = out.softmax(-1).mean(0).argmax(1).numpy()
+            return np.asarray(self.classes)[idx] if self.classes else idx
+        values = out.mean(0)
+        if self.y_scaler is not None:
+            values = self.y_scaler.inverse_transform(values)
+        return values.numpy().reshape(len(values), -1).squeeze(-1)
+
+    def member_predictions(self, split: Any) -> np.ndarray:
+        """Each member's regression predictions in the data's units, shape (M, N)."""
+        out = self.outputs(split).float()
+        if self.y_scaler is not None:
+            out = torch.stack([self.y_scaler.inverse_transform(o) for o in out])
+        return out.reshape(len(self.models), -1).numpy()
+
+    def score_split(self, split: Any, targets: np.ndarray) -> dict[str, float]:
+        """The recipe's metrics (and, for one model, its loss) on prepared inputs against raw targets."""
+        from neuralab.train.metrics import compute_metrics
+
+        out = self.outputs(split).float()
+        if self.task == "classification":
+            combined = out.softmax(-1).mean(0).clamp_min(1e-12).log()
+            y = torch.as_tensor(np.searchsorted(self.classes, targets) if self.classes else targets)
+        else:
+            combined = out.mean(0)
+            combined = self.y_scaler.inverse_transform(combined) if self.y_scaler is not None else combined
+            y = torch.as_tensor(np.asarray(targets, dtype=np.float32)).reshape(combined.shape)
+        result = compute_metrics(self.recipe.metrics, combined, y) if self.recipe.metrics else {}
+        if len(self.models) == 1 and self.recipe.loss.name is not None:
+            result = {"loss": evaluate(self.model, split, loss=self.recipe.loss,
+                                       batch_size=max(self.recipe.trainer.batch_size, 1024))["loss"], **result}
+        return result
+
+    def _check_width(self, x: torch.Tensor) -> None:
+        expected = self.recipe.model.options.get("in_features")
+        if expected is not None and x[0].numel() != expected:
+            raise DataError(f"the model expects {expected} features per row; got input of shape {tuple(x.shape)}")
+
+    def _prepare(self, raw: Any) -> Any:
+        if isinstance(self.inputs, TabularInputs):
+            x = torch.as_tensor(np.asarray(raw, dtype=np.float32))
+            x = x.unsqueeze(0) if x.ndim == 1 else x
+            self._check_width(x)
+            raw = x
+        return self.inputs.transform(raw)
+
+    def predict(self, raw: Any) -> np.ndarray:
+        """Class labels (classification) or values in the target's units (regression) for raw inputs."""
+        return self.predict_prepared(self._prepare(raw))
+
+    def predict_proba(self, raw: Any) -> np.ndarray:
+        """Softmax class probabilities (ensemble mean), one column per class in ``self.classes`` order."""
+        if self.task != "classification":
+            raise NeuralabError("predict_proba is for classification runs; this run is a regression")
+        return self.outputs(self._prepare(raw)).float().softmax(-1).mean(0).numpy()
+
+    def predict_interval(self, raw: Any, *, method: str = "conformal", level: float = 0.9
+                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Regression predictions with an interval: ``(prediction, low, high)``.
+
+        ``method`` is ``normal`` (ŷ ± z·√MSE_val, the course's method), ``conformal`` (split-conformal on the
+        validation residuals) or ``ensemble`` (mean ± z·std of the members).
+        """
+        return self._interval(self._prepare(raw), method, level)
+
+    def _interval(self, split: Any, method: str, level: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        from neuralab.train import intervals
+
+        if self.task != "regression":
+            raise NeuralabError("prediction intervals are for regression runs")
+        residuals = self.calibration.get("residuals")
+        if method in {"normal", "conformal"} and residuals is None:
+            raise NeuralabError(f"the {method} interval needs validation residuals; this run had no validation set")
+        if method == "ensemble":
+            if len(self.models) < 2:
+                raise NeuralabError("the ensemble interval needs an ensemble; train with --set ensemble=5")
+            return intervals.ensemble_interval(self.member_predictions(split), level)
+        pred = self.predict_prepared(split)
+        if method == "normal":
+            low, high = intervals.normal_interval(pred, float(residuals.double().pow(2).mean()), level)
+        elif method == "conformal":
+            low, high = intervals.conformal_interval(pred, residuals.numpy(), level)
+        else:
+            raise NeuralabError(f"interval method must be normal, conformal or ensemble; got {method!r}")
+        return pred, low, high
+
+    def interval_coverage(self, split: Any, targets: np.ndarray, levels: Sequence[float] = (0.9, 0.95)
+                          ) -> dict[str, dict[str, float]]:
+        """Empirical coverage and mean width of each interval method at each nominal level."""
+        from neuralab.train.intervals import coverage
+
+        methods = ["normal", "conformal"] + (["ensemble"] if len(self.models) > 1 else [])
+        result: dict[str, dict[str, float]] = {}
+        for method in methods:
+            for level in levels:
+                _, low, high = self._interval(split, method, level)
+                result[f"{method}@{level:g}"] = {"coverage": coverage(targets, low, high),
+                                                  "mean_width": float(np.mean(high - low))}
+        return result
+
+    def evaluate(self, split: str = "test") -> dict[str, float]:
+        """Recompute the metrics on one split of the recipe's data (the same split as in training)."""
+        data = prepare_data(self.recipe)
+        if split not in data.splits:
+            raise NeuralabError(f"split {split!r} is empty or unknown; available: {', '.join(data.splits)}")
+        # The split and the refitted pipeline are those of training: both are deterministic given the seed.
+        return self.score_split(data.splits[split], data.targets[split])
+
+    def metrics(self) -> dict[str, Any]:
+        """The contents of ``metrics.json``."""
+        return json.loads((self.path / "metrics.json").read_text())
+
+
+def read_features(path: str | Path) -> np.ndarray:
+    """Read a feature matrix from ``.npy`` or ``.csv`` (a header row is skipped when it is not numeric)."""
+    path = Path(path)
+    if not is_file(path):
+        raise DataError(f"input file {path} does not exist")
+    if path.suffix == ".npy":
+        try:
+            return np.load(path, allow_pickle=False).astype(np.float32)
+        except ValueError as exc:
+            raise DataError(f"{path}: not a numeric .npy array ({exc})") from exc
+    lines = [ln for ln in path.read_text(encoding="utf-8", errors="replace").splitlines() if ln.strip()]
+    if not lines:
+        raise DataError(f"{path} is empty")
+    rows = []
+    for i, line in enumerate(lines, start=1):
+        cells = [c.strip() for c in line.split(",")]
+        try:
+            rows.append([float(c) for c in cells])
+        except ValueError:
+            if i == 1:
+                continue  # a header
+            raise DataError(f"{path}: row {i} is not numeric: {line[:80]!r}") from None
+    if not rows:
+        raise DataError(f"{path} has a header but no data rows")
+    widths = {len(r) for r in rows}
+    if len(widths) > 1:
+        raise DataError(f"{path}: rows have different numbers of columns: {sorted(widths)}")
+    return np.asarray(rows, dtype=np.float32)
