@@ -1,9 +1,14 @@
 """Model families, one file each. ``MODELS`` maps the names recipes use to classes."""
 
+from neuralab.models.autoencoder import Autoencoder
 from neuralab.models.cnn import CNN
+from neuralab.models.embedding import SkipGram
 from neuralab.models.mlp import MLP
 from neuralab.models.mpnn import MPNN
+from neuralab.models.rnn import RNN, CharRNN, GlassBoxLSTM
+from neuralab.models.vae import VAE
 
-MODELS: dict[str, type] = {"mlp": MLP, "mpnn": MPNN, "cnn": CNN}
+MODELS: dict[str, type] = {"mlp": MLP, "mpnn": MPNN, "cnn": CNN, "autoencoder": Autoencoder, "vae": VAE,
+                           "rnn": RNN, "char_rnn": CharRNN, "skipgram": SkipGram}
 
-__all__ = ["CNN", "MLP", "MPNN", "MODELS"]
+__all__ = ["CNN", "MLP", "MODELS", "MPNN", "RNN", "VAE", "Autoencoder", "CharRNN", "GlassBoxLSTM", "SkipGram"]
