@@ -24,6 +24,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from neuralab.report._figures import pyplot as _pyplot
+from neuralab.report._figures import save_figure as _save
 from neuralab.errors import NeuralabError
 
 __all__ = ["plot_confusion_matrix", "plot_first_layer_filters", "conv_outputs", "plot_feature_maps",
@@ -35,22 +37,6 @@ MAX_FILTERS = 64
 PANEL_INCHES = 1.3
 
 
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _save(fig: Any, path: Path) -> Path:
-    """Write ``fig`` as a PNG at ``path`` and close it."""
-    plt = _pyplot()
-    path = Path(path)
-    fig.savefig(path, dpi=DPI)
-    plt.close(fig)
-    return path
 
 
 def _class_indices(y: Any, classes: Sequence[Any], name: str) -> np.ndarray:

@@ -10,19 +10,13 @@ from pathlib import Path
 
 import numpy as np
 
+from neuralab.report._figures import pyplot as _pyplot
+
 __all__ = ["plot_parity", "plot_residuals", "plot_coverage"]
 
 DPI = 110
 SPLIT_COLORS = {"train": "#9ecae1", "val": "#fd8d3c", "test": "#d62728"}
 
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def plot_parity(measured: dict[str, np.ndarray], predicted: dict[str, np.ndarray], path: Path,
