@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.markup import escape
 
 import neuralab
+from neuralab.cli import generate as generate_commands
 from neuralab.cli import inspect as inspect_commands
 from neuralab.cli import run as run_commands
 from neuralab.errors import NeuralabError
@@ -46,6 +47,7 @@ def _root(
 
 run_commands.register(app)
 inspect_commands.register(app)
+generate_commands.register(app)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -122,10 +122,48 @@ def predict(
         raise NeuralabError("give one or more input files (.csv with one row of features per sample, or .npy)")
     from neuralab.data.prepared import ImageInputs
 
-    if isinstance(model.inputs, ImageInputs) and not all(p.endswith((".csv", ".npy")) for p in inputs):
+    images = isinstance(model.inputs, ImageInputs) and not all(p.endswith((".csv", ".npy")) for p in inputs)
+    if model.task == "reconstruction":
+        _predict_codes(model, inputs, images, output)
+    elif images:
         _predict_images(model, inputs)
+    else:
+        _predict_table(model, inputs, output)
+
+
+def _predict_codes(model: Any, inputs: list[str], images: bool, output: Path | None) -> None:
+    """An autoencoder's anomaly score and code for each input (images or feature files)."""
+    if images:
+        from neuralab.data.digit_images import load_digit_images
+
+        x, names = load_digit_images(inputs), inputs
+    else:
+        from neuralab.runs import read_features
+
+        x = np.concatenate([read_features(p) for p in inputs])
+        names = [str(i) for i in range(len(x))]
+    scores, codes = model.anomaly_score(x), model.transform(x)
+    header = ["input", "anomaly_score", *(f"z{j}" for j in range(codes.shape[1]))]
+    rows = [[name, f"{s:.3f}", *(f"{v:.4f}" for v in code)] for name, s, code in zip(names, scores, codes)]
+    if output is not None:
+        _write_csv(output, header, rows)
         return
-    _predict_table(model, inputs, output)
+    table = Table("input", "anomaly score (nats)", "code", box=None)
+    for name, s, code in zip(names, scores, codes):
+        shown = " ".join(f"{v:+.2f}" for v in code[:6]) + (" ..." if len(code) > 6 else "")
+        table.add_row(escape(name), f"{s:.2f}", shown)
+    console.print(table)
+
+
+def _write_csv(path: Path, header: list[str], rows: list[list[str]]) -> None:
+    import csv
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(header)
+        writer.writerows(rows)
+    console.print(f"wrote {len(rows)} rows to {escape(str(path))}")
 
 
 def _predict_images(model: Any, paths: list[str]) -> None:
@@ -155,11 +193,9 @@ def _predict_table(model: Any, inputs: list[str], output: Path | None) -> None:
         proba = model.predict_proba(x)
         header += [f"p_{c}" for c in model.classes]
         columns += [np.char.mod("%.4f", proba[:, j]) for j in range(proba.shape[1])]
-    rows = list(zip(*columns))
+    rows = [list(r) for r in zip(*columns)]
     if output is not None:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text("\n".join([",".join(header), *(",".join(r) for r in rows)]) + "\n")
-        console.print(f"wrote {len(rows)} predictions to {escape(str(output))}")
+        _write_csv(output, header, rows)
         return
     table = Table("row", *header, box=None)
     for i, r in enumerate(rows):

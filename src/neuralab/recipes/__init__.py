@@ -30,7 +30,8 @@ from neuralab.train.config import (
     validation_message,
 )
 
-__all__ = ["AugmentConfig", "FeaturesConfig", "DataConfig", "ModelConfig", "Recipe", "load_recipe", "list_recipes", "apply_override"]
+__all__ = ["AugmentConfig", "FeaturesConfig", "DataConfig", "ModelConfig", "Recipe", "load_recipe", "list_recipes",
+           "apply_override"]
 
 
 class FeaturesConfig(StrictModel):
@@ -57,6 +58,7 @@ class DataConfig(StrictModel):
     ``name`` is a registered data set, or ``csv`` for a user's file given by ``path`` with ``smiles_column`` and
     ``target_column``. For molecules, ``random`` and ``group`` splits keep duplicate molecules on one side,
     ``scaffold`` is the Bemis-Murcko split, and ``predefined`` uses the data set's own train/test split.
+    Series, text and word corpora are split in time order (the tail is the test part), see :mod:`neuralab.runs`.
     """
 
     name: str
@@ -71,12 +73,29 @@ class DataConfig(StrictModel):
     features: FeaturesConfig | None = None
     augment: AugmentConfig | None = None
     data_dir: str | None = None
+    # Series (forecasting): the date column, the look-back window, the forecast horizon, how to fill gaps.
+    date_column: str | None = None
+    window: int = Field(24, ge=1)
+    horizon: int = Field(1, ge=1)
+    fill: Literal["none", "linear", "ffill"] = "none"
+    # Text: characters per training sequence (language model); words: vocabulary floor, skip-gram context,
+    # frequent-word subsampling threshold (word embeddings).
+    block_size: int = Field(128, ge=1)
+    min_count: int = Field(5, ge=1)
+    context_window: int = Field(5, ge=1)
+    subsample: float = Field(1e-3, ge=0)
 
 
 class ModelConfig(OptionsModel):
-    """``name`` of :data:`neuralab.models.MODELS` and that model's constructor arguments."""
+    """``name`` of :data:`neuralab.models.MODELS` and that model's constructor arguments.
+
+    ``init_from`` is a trained autoencoder's run directory: its encoder initialises this MLP's first layers, which
+    is how a stacked autoencoder is pretrained, then fine-tuned as a classifier (Hinton & Salakhutdinov 2006;
+    Vincent et al. 2010).
+    """
 
     name: str = "mlp"
+    init_from: str | None = None
 
 
 class Recipe(StrictModel):
@@ -84,7 +103,8 @@ class Recipe(StrictModel):
 
     name: str
     description: str = ""
-    task: Literal["classification", "regression"] | None = None
+    task: Literal["classification", "regression", "forecasting", "reconstruction", "language_model",
+                  "embedding"] | None = None
     data: DataConfig
     model: ModelConfig = ModelConfig()
     loss: LossConfig = LossConfig()

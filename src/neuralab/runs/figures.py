@@ -45,3 +45,13 @@ def regression_figures(run: Run, data: PreparedData, metrics: dict[str, Any], ou
                                    "normal: the course's ŷ ± z·√MSE_val; conformal: split-conformal on the "
                                    "validation residuals; ensemble: mean ± z·std of the members."})
     atomic_write_text(out / "figures.json", json.dumps(figures, indent=2))
+
+
+def reconstruction_figures(run: Run, data: PreparedData, history: list[dict[str, Any]], out: Path) -> None:
+    """Reconstructions, the latent space and, for a VAE, samples, interpolation and the ELBO's terms."""
+    from neuralab.report.autoencoder import autoencoder_figures
+
+    last = "test" if "test" in data.splits else "val" if "val" in data.splits else "train"
+    x = data.splits[last][0]
+    figures = autoencoder_figures(run.model, x, data.targets[last], history, out, split=last)
+    atomic_write_text(out / "figures.json", json.dumps(figures, indent=2))

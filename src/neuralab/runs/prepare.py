@@ -14,9 +14,16 @@ from neuralab.errors import DataError
 from neuralab.models import MODELS
 from neuralab.recipes import Recipe, validate_recipe
 
-__all__ = ["MOLECULAR", "prepare_data", "make_inputs", "encode_targets", "resolve", "build_model"]
+__all__ = ["MOLECULAR", "SEQUENCE_TASKS", "OWN_LOSS_TASKS", "REGRESSION_TASKS", "prepare_data", "make_inputs",
+           "encode_targets", "resolve", "build_model"]
 
 MOLECULAR = {"esol", "solubility", "csv"}
+#: Tasks whose data is a series or a text (prepared in :mod:`neuralab.runs.sequences`).
+SEQUENCE_TASKS = {"forecasting", "language_model", "embedding"}
+#: Tasks scored by the model's own ``loss`` (and its terms), not by a named loss on outputs and targets.
+OWN_LOSS_TASKS = {"reconstruction", "language_model", "embedding"}
+#: Tasks whose outputs are values in the target's units, with intervals.
+REGRESSION_TASKS = {"regression", "forecasting"}
 
 
 def _is_molecular(recipe: Recipe) -> bool:
@@ -25,10 +32,13 @@ def _is_molecular(recipe: Recipe) -> bool:
 
 def prepare_data(recipe: Recipe) -> PreparedData:
     """Load, split and transform the recipe's data; pipelines and scalers are fitted on the training part only."""
+    if recipe.task in SEQUENCE_TASKS:
+        from neuralab.runs.sequences import prepare_sequences
+
+        return prepare_sequences(recipe)
     if _is_molecular(recipe):
-        from neuralab.chem.inputs import (
-            prepare_molecules,  # RDKit is imported only for molecular recipes
-        )
+        # RDKit is imported only for molecular recipes.
+        from neuralab.chem.inputs import prepare_molecules
 
         return prepare_molecules(recipe)
     return _prepare_table(recipe)
@@ -36,6 +46,10 @@ def prepare_data(recipe: Recipe) -> PreparedData:
 
 def make_inputs(recipe: Recipe) -> Any:
     """An unfitted input pipeline of the kind the recipe uses (its state is loaded from the weights file)."""
+    if recipe.task in SEQUENCE_TASKS:
+        from neuralab.runs.sequences import make_sequence_inputs
+
+        return make_sequence_inputs(recipe)
     if _is_molecular(recipe):
         from neuralab.chem.inputs import MoleculeInputs
 
@@ -47,7 +61,7 @@ def _prepare_table(recipe: Recipe) -> PreparedData:
     cfg = recipe.data
     ds = load_dataset(cfg.name, data_dir=cfg.data_dir)
     task = recipe.task or ds.task
-    if ds.y is None:
+    if ds.y is None and task != "reconstruction":
         raise DataError(f"data set {cfg.name!r} has no targets; a {task} recipe needs them")
     split = _table_split(ds, cfg, recipe.trainer.seed)
     images = cfg.scaling == "pixels"
@@ -61,9 +75,14 @@ def _prepare_table(recipe: Recipe) -> PreparedData:
         idx = getattr(split, name)
         if len(idx) == 0:
             continue
+        if ds.y is None:  # an autoencoder on unlabelled data
+            targets[name] = np.zeros(len(idx), dtype=np.int64)
+            splits[name] = inputs.transform(ds.x[idx])
+            continue
         targets[name] = ds.y[idx]
         splits[name] = inputs.transform(ds.x[idx], encode_targets(ds.y[idx], task, y_scaler))
-    classes = list(ds.classes or np.unique(ds.y).tolist()) if task == "classification" else []
+    labelled = task == "classification" or (task == "reconstruction" and ds.task == "classification")
+    classes = list(ds.classes or np.unique(ds.y).tolist()) if labelled else []
     shape = tuple(int(d) for d in ds.x.shape[1:])
     model_args = {"in_features": int(np.prod(shape)), "out_features": len(classes) if task == "classification" else 1}
     if len(shape) == 3:  # images (C, H, W)
@@ -88,8 +107,10 @@ def _table_split(ds: Any, cfg: Any, seed: int) -> Any:
 
 
 def encode_targets(y: np.ndarray, task: str, y_scaler: Any | None) -> torch.Tensor:
-    """Targets as the loss wants them: class indices, or a scaled (N, 1) float column."""
-    if task == "classification":
+    """Targets as the loss wants them: class indices, or a scaled (N, 1) float column.
+
+    An autoencoder ignores its targets; it keeps the labels it has, which the report uses to colour the codes."""
+    if task == "classification" or (task == "reconstruction" and np.issubdtype(np.asarray(y).dtype, np.integer)):
         return torch.as_tensor(y, dtype=torch.long)
     t = torch.as_tensor(np.asarray(y, dtype=np.float32)).reshape(len(y), -1)
     return y_scaler.transform(t) if y_scaler is not None else t
@@ -107,6 +128,6 @@ def resolve(recipe: Recipe, data: PreparedData) -> Recipe:
     for key, value in data.model_args.items():
         if key in accepted:
             raw["model"].setdefault(key, value)
-    if raw["loss"].get("name") is None:
+    if raw["loss"].get("name") is None and data.task in {"classification", *REGRESSION_TASKS}:
         raw["loss"]["name"] = "cross_entropy" if data.task == "classification" else "mse"
     return validate_recipe(raw)

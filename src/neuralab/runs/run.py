@@ -16,7 +16,7 @@ from neuralab.data import make_scaler
 from neuralab.data.prepared import TabularInputs
 from neuralab.errors import DataError, NeuralabError
 from neuralab.recipes import Recipe, validate_recipe
-from neuralab.runs.prepare import build_model, make_inputs, prepare_data
+from neuralab.runs.prepare import OWN_LOSS_TASKS, REGRESSION_TASKS, build_model, make_inputs, prepare_data
 from neuralab.train import evaluate
 from neuralab.train.seeding import resolve_device
 
@@ -118,6 +118,9 @@ class Run:
         """The recipe's metrics (and, for one model, its loss) on prepared inputs against raw targets."""
         from neuralab.train.metrics import compute_metrics
 
+        if self.task in OWN_LOSS_TASKS:  # the model's own objective and its terms (a VAE's ELBO, KL...)
+            batch_size = max(self.recipe.trainer.batch_size, 1024)
+            return evaluate(self.model, split, loss=self.model.loss, batch_size=batch_size)
         out = self.outputs(split).float()
         if self.task == "classification":
             combined = out.softmax(-1).mean(0).clamp_min(1e-12).log()
@@ -155,6 +158,39 @@ class Run:
             raise NeuralabError("predict_proba is for classification runs; this run is a regression")
         return self.outputs(self._prepare(raw)).float().softmax(-1).mean(0).numpy()
 
+    def _autoencoder(self, method: str) -> Any:
+        if self.task != "reconstruction" or not hasattr(self.model, method):
+            raise NeuralabError(f"{method} needs an autoencoder run; this run is a {self.task} "
+                                f"({type(self.model).__name__})")
+        return getattr(self.model, method)
+
+    @torch.no_grad()
+    def _batched(self, method: str, raw: Any) -> np.ndarray:
+        fn, x = self._autoencoder(method), self._prepare(raw)[0]
+        device = next(self.model.parameters()).device
+        chunks = [fn(x[i:i + 1024].to(device)).float().cpu() for i in range(0, len(x), 1024)]
+        return torch.cat(chunks).numpy()
+
+    def transform(self, raw: Any) -> np.ndarray:
+        """An autoencoder's codes for raw inputs (a VAE's posterior means), shape (N, latent_dim)."""
+        return self._batched("encode", raw)
+
+    def reconstruct(self, raw: Any) -> np.ndarray:
+        """An autoencoder's reconstructions of raw inputs, in the prepared inputs' shape and scale ([0, 1] pixels)."""
+        return self._batched("reconstruct", raw)
+
+    def anomaly_score(self, raw: Any) -> np.ndarray:
+        """Per-input reconstruction error (a VAE's negative ELBO), in nats: high means unlike the training data."""
+        return self._batched("anomaly_score", raw)
+
+    @torch.no_grad()
+    def sample(self, n: int = 64, *, seed: int = 0) -> np.ndarray:
+        """``n`` new inputs drawn from a VAE's prior and decoded, as [0, 1] images."""
+        if not isinstance(n, int) or n < 1:
+            raise NeuralabError(f"n must be a positive int; got {n!r}")
+        sample = self._autoencoder("sample")
+        return sample(n, generator=torch.Generator().manual_seed(seed)).float().cpu().numpy()
+
     def predict_interval(self, raw: Any, *, method: str = "conformal", level: float = 0.9
                          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Regression predictions with an interval: ``(prediction, low, high)``.
@@ -167,8 +203,8 @@ class Run:
     def _interval(self, split: Any, method: str, level: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         from neuralab.train import intervals
 
-        if self.task != "regression":
-            raise NeuralabError("prediction intervals are for regression runs")
+        if self.task not in REGRESSION_TASKS:
+            raise NeuralabError("prediction intervals are for regression and forecasting runs")
         residuals = self.calibration.get("residuals")
         if method in {"normal", "conformal"} and residuals is None:
             raise NeuralabError(f"the {method} interval needs validation residuals; this run had no validation set")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import platform
 import subprocess
 import sys
@@ -21,13 +22,15 @@ import neuralab
 from neuralab.errors import NeuralabError
 from neuralab.recipes import Recipe, validate_recipe
 from neuralab.runs import figures
-from neuralab.runs.prepare import build_model, prepare_data, resolve
+from neuralab.runs.prepare import REGRESSION_TASKS, SEQUENCE_TASKS, build_model, prepare_data, resolve
 from neuralab.runs.run import Run, is_file
 from neuralab.train import Callback, Checkpoint, FitData, fit
 from neuralab.train.seeding import seed_everything
 from neuralab.train.state import atomic_write_text, load_state, save_state
 
 __all__ = ["train_recipe"]
+
+logger = logging.getLogger(__name__)
 
 
 def train_recipe(recipe: Recipe | None = None, *, out_dir: str | Path | None = None, runs_root: str | Path = "runs",
@@ -78,6 +81,8 @@ def train_recipe(recipe: Recipe | None = None, *, out_dir: str | Path | None = N
         trainer = recipe.trainer.model_copy(update={"seed": recipe.trainer.seed + member})
         seed_everything(trainer.seed)  # the model's initial weights depend on the seed too
         model = build_model(recipe)
+        if recipe.model.init_from:
+            _init_from_autoencoder(model, recipe.model.init_from)
         done = ckpt_dir / "final.ckpt"
         if resume is not None and done.is_file():  # a finished member of a resumed ensemble
             final_state = load_state(done)
@@ -99,7 +104,7 @@ def train_recipe(recipe: Recipe | None = None, *, out_dir: str | Path | None = N
     run = Run(out, recipe, models, data.inputs, data.y_scaler, data.task, data.classes)
     final = {name: run.score_split(split, data.targets[name]) for name, split in data.splits.items()}
     calibration = {}
-    if data.task == "regression" and "val" in data.splits:
+    if data.task in REGRESSION_TASKS and "val" in data.splits:
         calibration["residuals"] = torch.as_tensor(
             data.targets["val"].reshape(-1) - run.predict_prepared(data.splits["val"]).reshape(-1))
     _save_weights(out / "model.safetensors", run, calibration)
@@ -116,12 +121,27 @@ def train_recipe(recipe: Recipe | None = None, *, out_dir: str | Path | None = N
     if write_report:
         from neuralab.report import write_report as _write_report
 
-        if data.task == "regression":
+        if data.task in REGRESSION_TASKS:
             figures.regression_figures(Run.load(out), data, metrics, out)
         elif data.task == "classification":
             figures.classification_figures(Run.load(out), data, out)
+        elif data.task == "reconstruction":
+            figures.reconstruction_figures(Run.load(out), data, histories[0], out)
+        if data.task in SEQUENCE_TASKS:  # forecasts against actuals, samples of text, word maps
+            from neuralab.runs.sequences import sequence_figures
+
+            sequence_figures(Run.load(out), data, metrics, out)
         _write_report(out)
     return Run.load(out)
+
+
+def _init_from_autoencoder(model: torch.nn.Module, path: str) -> None:
+    """Copy a trained autoencoder's encoder into the first layers of ``model`` (pretraining, then fine-tuning)."""
+    from neuralab.models.autoencoder import transfer_encoder
+
+    source = Run.load(path)
+    copied = transfer_encoder(source.model, model)
+    logger.info("initialised %d layers from the encoder of %s", copied, path)
 
 
 def _augmentation(recipe: Recipe) -> Any:

@@ -193,7 +193,7 @@ def fit(
                             drop_last=config.drop_last, num_workers=config.num_workers)
     steps = len(train_loader)
     callbacks = list(callbacks)
-    if scheduler is not None:
+    if scheduler is not None and config.epochs > 0:  # zero epochs: evaluate or export an initialised model
         schedule = build_scheduler(scheduler.name, optimizers[0], epochs=config.epochs, steps_per_epoch=steps,
                                    warmup_epochs=scheduler.warmup_epochs, **scheduler.options)
         if schedule is not None:
