@@ -1,5 +1,6 @@
 """Scikit-learn estimators that build neuralab models and train them with :func:`neuralab.train.fit`."""
 
+from neuralab.estimators.autoencoder import AutoencoderTransformer, VAETransformer
 from neuralab.estimators.mlp import MLPClassifier, MLPRegressor
 
-__all__ = ["MLPClassifier", "MLPRegressor"]
+__all__ = ["AutoencoderTransformer", "MLPClassifier", "MLPRegressor", "VAETransformer"]

@@ -120,8 +120,9 @@ class VAE(nn.Module):
         mu, logvar = self.encoder(x).chunk(2, dim=-1)  # (B, K) each
         return mu, logvar
 
-    def _log_px(self, out: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        """``log p(x|z)`` summed over features for decoder outputs ``out`` ``(..., D)``; ``x`` broadcasts."""
+    def log_likelihood(self, out: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """``log p(x|z)`` summed over features, from the decoder's raw outputs ``out`` ``(..., D)`` (logits or means);
+        ``x`` broadcasts, so that importance samples share one ``x``."""
         if self.likelihood == "bernoulli":
             # log σ(o)·x + log(1 − σ(o))·(1 − x) = x·o − softplus(o): the stable form of −BCE-with-logits.
             return (x * out - F.softplus(out)).sum(-1)
@@ -141,7 +142,7 @@ class VAE(nn.Module):
         mu, logvar = self._posterior(x)
         eps = torch.randn(mu.shape, generator=generator, dtype=mu.dtype, device=mu.device)
         z = mu + torch.exp(0.5 * logvar) * eps  # (B, K)
-        return -self._log_px(self.decoder(z), x), self.kl_divergence(mu, logvar)
+        return -self.log_likelihood(self.decoder(z), x), self.kl_divergence(mu, logvar)
 
     # -- public maps -----------------------------------------------------------------------------------------------
     def encode_distribution(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -220,7 +221,7 @@ class VAE(nn.Module):
             z = mu + std * eps  # (c, B, K)
             log_q = -0.5 * (eps.pow(2) + logvar + LOG_2PI).sum(-1)  # (c, B)
             log_prior = -0.5 * (z.pow(2) + LOG_2PI).sum(-1)
-            log_px = self._log_px(self.decoder(z.reshape(-1, self.latent_dim)).reshape(c, *x.shape), x)
+            log_px = self.log_likelihood(self.decoder(z.reshape(-1, self.latent_dim)).reshape(c, *x.shape), x)
             total = torch.logaddexp(total, torch.logsumexp(log_px + log_prior - log_q, dim=0))
         return -(total - math.log(k))
 
