@@ -112,6 +112,16 @@ def test_kl_warmup_ramps_beta_and_the_step_buffer_is_checkpointed():
     assert torch.allclose(terms["loss"], terms["reconstruction"] + 0.5 * terms["kl"])
 
 
+def test_validation_loss_uses_the_full_kl_weight_during_warm_up():
+    model = make(in_features=8, hidden_sizes=(4,), latent_dim=2, beta=1.0, warmup_steps=100)
+    x = torch.rand(3, 8)
+    assert model.loss((x,))["beta"].item() == 0.0  # training: warm-up starts at zero
+    model.eval()
+    terms = model.loss((x,))
+    assert terms["beta"].item() == 1.0
+    assert torch.allclose(terms["loss"], -terms["elbo"])
+
+
 def test_importance_nll_with_one_sample_is_minus_elbo_and_more_samples_tighten_it():
     model = make(in_features=10, hidden_sizes=(8,), latent_dim=2).eval()
     x = torch.rand(8, 10).repeat(250, 1)  # 2000 rows: 250 estimates per example

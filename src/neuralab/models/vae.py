@@ -235,6 +235,9 @@ class VAE(nn.Module):
     def loss(self, batch: torch.Tensor | Sequence[torch.Tensor]) -> dict[str, torch.Tensor]:
         """Negative ELBO with the warm-up KL weight, averaged over the batch; advances ``step`` in training.
 
+        Warm-up is a training device only: in eval mode the KL weight is the full ``beta``, so that a validation
+        loss (early stopping, the best checkpoint) always measures the objective the model is meant to reach.
+
         Returns
         -------
         dict
@@ -247,7 +250,7 @@ class VAE(nn.Module):
             self._checked = True
         if self.training and self.binarize:
             x = torch.bernoulli(x)
-        beta = self.kl_weight()
+        beta = self.kl_weight() if self.training else torch.full((), self.beta, device=self.step.device)
         if self.training:
             self.step += 1
         recon, kl = self._terms(x)
