@@ -14,9 +14,11 @@ from rich.console import Console
 from rich.markup import escape
 
 import neuralab
+from neuralab.cli import experiments as experiment_commands
 from neuralab.cli import generate as generate_commands
 from neuralab.cli import inspect as inspect_commands
 from neuralab.cli import run as run_commands
+from neuralab.cli import sequences as sequence_commands
 from neuralab.errors import NeuralabError
 
 app = typer.Typer(
@@ -48,6 +50,8 @@ def _root(
 run_commands.register(app)
 inspect_commands.register(app)
 generate_commands.register(app)
+experiment_commands.register(app)
+sequence_commands.register(app)
 
 
 def main(argv: list[str] | None = None) -> int:

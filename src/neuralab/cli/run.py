@@ -45,12 +45,14 @@ def train(
                               "recipe such as esol)."),
     smiles_column: str = typer.Option(None, "--smiles-column", help="SMILES column of --data."),
     target_column: str = typer.Option(None, "--target-column", help="Target column of --data."),
+    date_column: str = typer.Option(None, "--date-column", help="Date column of a --data series (forecasting)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Train a recipe and write a run directory with weights, metrics, plots and report.html.
 
     Example: neuralab train digits-mlp --set trainer.epochs=20 --seed 1
     Example: neuralab train esol --data mols.csv --smiles-column smiles --target-column logS
+    Example: neuralab train airline-lstm --data sales.csv --date-column month --target-column sales
     """
     from neuralab.recipes import load_recipe
     from neuralab.runs import train_recipe
@@ -69,6 +71,8 @@ def train(
         overrides.append(f"data.smiles_column={smiles_column}")
     if target_column is not None:
         overrides.append(f"data.target_column={target_column}")
+    if date_column is not None:
+        overrides.append(f"data.date_column={date_column}")
     callbacks = [] if quiet else [ProgressBar(console=err_console)]
     if resume is not None:
         if overrides:
@@ -100,10 +104,12 @@ def evaluate(
 def predict(
     run: Path = typer.Argument(..., help="A run directory."),
     inputs: list[str] = typer.Argument(None, help="Feature files (.csv/.npy), or SMILES strings for a molecular run."),
-    input_file: Path = typer.Option(None, "--input", "-i", help="A CSV of molecules (molecular runs)."),
+    input_file: Path = typer.Option(None, "--input", "-i", help="A CSV of molecules (molecular runs), or the "
+                                    "history to forecast from (forecasting runs)."),
     smiles_column: str = typer.Option("smiles", "--smiles-column", help="The SMILES column of --input."),
     output: Path = typer.Option(None, "--output", "-o", help="Write predictions to this CSV instead of printing."),
-    level: float = typer.Option(0.9, "--level", help="Nominal coverage of the interval (molecular runs)."),
+    level: float = typer.Option(0.9, "--level", help="Nominal coverage of the interval (molecular and "
+                                "forecasting runs)."),
     method: str = typer.Option("conformal", "--method", help="Interval: conformal, normal (the course's) or ensemble."),
 ) -> None:
     """Predict with a trained run.
@@ -111,10 +117,17 @@ def predict(
     Example: neuralab predict runs/solubility-20261123-120000 "CCO" "c1ccccc1O"
     Example: neuralab predict runs/digits-mlp-20261123-120000 samples.csv --output preds.csv
     Example: neuralab predict runs/mnist-cnn-20261123-120000 digit.png
+    Example: neuralab predict runs/airline-lstm-20261123-120000 --input recent.csv
     """
     from neuralab.runs import MOLECULAR, Run
 
     model = Run.load(run)
+    if model.task == "forecasting":  # before the molecular check: a user's series is data.name=csv too
+        if len(inputs or []) > 1 or (inputs and input_file is not None):
+            raise NeuralabError("a forecasting run takes one history CSV (--input series.csv), or none to forecast "
+                                "after the end of its own series")
+        _predict_forecast(model, input_file or (Path(inputs[0]) if inputs else None), output, level)
+        return
     if model.recipe.data.name in MOLECULAR:
         _predict_molecules(model, inputs or [], input_file, smiles_column, output, level, method)
         return
@@ -129,6 +142,27 @@ def predict(
         _predict_images(model, inputs)
     else:
         _predict_table(model, inputs, output)
+
+
+def _predict_forecast(model: Any, history_file: Path | None, output: Path | None, level: float) -> None:
+    """The next ``horizon`` values with their conformal interval, after a history file or the run's own series."""
+    history = None
+    if history_file is not None:
+        from neuralab.data.timeseries import load_series
+
+        cfg = model.recipe.data
+        history = load_series(history_file, date_column=cfg.date_column, fill=cfg.fill).values
+    pred, low, high = model.forecast(history, level=level)
+    rows = [[str(h), f"{p:.4g}", f"{lo:.4g}", f"{hi:.4g}"] for h, (p, lo, hi) in enumerate(zip(pred, low, high), 1)]
+    if output is not None:
+        _write_csv(output, ["step", "forecast", "low", "high"], rows)
+        return
+    after = escape(str(history_file)) if history_file is not None else "the run's own series"
+    console.print(f"forecast after the end of {after}:")
+    table = Table("step", "forecast", f"{level:.0%} interval", box=None)
+    for step, p, lo, hi in rows:
+        table.add_row(f"+{step}", p, escape(f"[{lo}, {hi}]"))
+    console.print(table)
 
 
 def _predict_codes(model: Any, inputs: list[str], images: bool, output: Path | None) -> None:

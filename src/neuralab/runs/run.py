@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -105,7 +106,8 @@ class Run:
         values = out.mean(0)
         if self.y_scaler is not None:
             values = self.y_scaler.inverse_transform(values)
-        return values.numpy().reshape(len(values), -1).squeeze(-1)
+        values = values.numpy().reshape(len(values), -1)
+        return values[:, 0] if values.shape[1] == 1 else values  # (N,), or (N, horizon) for a multi-step forecast
 
     def member_predictions(self, split: Any) -> np.ndarray:
         """Each member's regression predictions in the data's units, shape (M, N)."""
@@ -120,7 +122,10 @@ class Run:
 
         if self.task in OWN_LOSS_TASKS:  # the model's own objective and its terms (a VAE's ELBO, KL...)
             batch_size = max(self.recipe.trainer.batch_size, 1024)
-            return evaluate(self.model, split, loss=self.model.loss, batch_size=batch_size)
+            result = evaluate(self.model, split, loss=self.model.loss, batch_size=batch_size)
+            if self.task == "language_model":  # the loss is in nats per character; bits are log2 of the same
+                result["bits_per_char"] = result["loss"] / math.log(2)
+            return result
         out = self.outputs(split).float()
         if self.task == "classification":
             combined = out.softmax(-1).mean(0).clamp_min(1e-12).log()
@@ -246,6 +251,65 @@ class Run:
     def metrics(self) -> dict[str, Any]:
         """The contents of ``metrics.json``."""
         return json.loads((self.path / "metrics.json").read_text())
+
+    # --- Sequence tasks: forecasting, language models, word embeddings (the work is in neuralab.runs.sequences) ---
+
+    def forecast(self, history: np.ndarray | None = None, *, level: float = 0.9
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The next ``horizon`` values of a forecasting run, with a split-conformal interval.
+
+        Parameters
+        ----------
+        history
+            Raw past values ``(T, F)`` (``(T,)`` for one column), in the columns and order of training, with
+            ``T >= data.window``; by default the end of the run's own series (saved with the weights).
+        level
+            Nominal coverage of the interval.
+
+        Returns
+        -------
+        (np.ndarray, np.ndarray, np.ndarray)
+            The forecast, its lower and its upper bound, each ``(horizon,)``, in the target's units.
+        """
+        from neuralab.runs.forecasting import forecast_next
+
+        self._require_task("forecasting", "forecast")
+        return forecast_next(self, history, level)
+
+    def generate(self, prompt: str, length: int = 500, temperature: float = 1.0, seed: int = 0) -> str:
+        """The prompt followed by ``length`` characters sampled from a language-model run.
+
+        A ``temperature`` below 1 gives safer text, above 1 wilder text; the same ``seed`` gives the same text.
+        A prompt character outside the run's vocabulary is a DataError that lists them.
+        """
+        from neuralab.runs.text import generate_text
+
+        self._require_task("language_model", "generate")
+        return generate_text(self, prompt, length, temperature, seed)
+
+    def similar(self, word: str, k: int = 10) -> list[tuple[str, float]]:
+        """The ``k`` words nearest to ``word`` by cosine similarity, as ``(word, similarity)``, nearest first.
+
+        An unknown word is a DataError suggesting the closest word in the vocabulary.
+        """
+        from neuralab.runs.text import similar_words
+
+        self._require_task("embedding", "similar")
+        return similar_words(self, word, k)
+
+    def analogy(self, a: str, b: str, c: str, k: int = 5) -> list[tuple[str, float]]:
+        """Answers to "``a`` is to ``b`` as ``c`` is to ?": the words nearest to ``b − a + c``, best first."""
+        from neuralab.runs.text import analogy_words
+
+        self._require_task("embedding", "analogy")
+        return analogy_words(self, a, b, c, k)
+
+    def _require_task(self, task: str, method: str) -> None:
+        if self.task != task:
+            raise NeuralabError(f"{method} is for {task} runs; {self.path} is a run of task {self.task} "
+                                f"({type(self.model).__name__})")
+
+    # --- end of sequence tasks ---
 
 
 def read_features(path: str | Path) -> np.ndarray:

@@ -81,6 +81,8 @@ def train_recipe(recipe: Recipe | None = None, *, out_dir: str | Path | None = N
         trainer = recipe.trainer.model_copy(update={"seed": recipe.trainer.seed + member})
         seed_everything(trainer.seed)  # the model's initial weights depend on the seed too
         model = build_model(recipe)
+        if hasattr(data.inputs, "init_model"):  # set up from the data, e.g. word2vec noise from training counts
+            data.inputs.init_model(model)
         if recipe.model.init_from:
             _init_from_autoencoder(model, recipe.model.init_from)
         done = ckpt_dir / "final.ckpt"

@@ -378,7 +378,7 @@ class _Batches:
                 batch = batch if isinstance(batch, (tuple, list)) else (batch,)
                 yield tuple(t.to(self.device, non_blocking=True) for t in batch)
             return
-        tensors, bs = self.tensors, self.batch_size
+        tensors = self.tensors
         n = len(tensors[0])
         if self.shuffle:
             # Drawn on the CPU generator (saved in checkpoints), then moved: one transfer per epoch.

@@ -1,0 +1,60 @@
+"""Word-embedding commands: ``similar`` and ``analogy`` on a trained word2vec run.
+
+They turn arguments into :class:`~neuralab.runs.Run` calls and print the answers; the maths is in the model.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+console = Console()
+
+
+def _print_words(pairs: list[tuple[str, float]]) -> None:
+    table = Table("word", "cosine similarity", box=None)
+    for word, score in pairs:
+        table.add_row(escape(word), f"{score:.3f}")
+    console.print(table)
+
+
+def similar(
+    run: Path = typer.Argument(..., help="A run directory of word embeddings (e.g. republic-word2vec)."),
+    word: str = typer.Argument(..., help="The word to find neighbours of."),
+    k: int = typer.Option(10, "-k", help="How many neighbours."),
+) -> None:
+    """The words whose vectors are nearest to WORD's, by cosine similarity.
+
+    Example: neuralab similar runs/republic-word2vec-20261123-120000 justice -k 10
+    """
+    from neuralab.runs import Run
+
+    _print_words(Run.load(run).similar(word, k=k))
+
+
+def analogy(
+    run: Path = typer.Argument(..., help="A run directory of word embeddings (e.g. republic-word2vec)."),
+    a: str = typer.Argument(..., help="A word..."),
+    b: str = typer.Argument(..., help="...is to this word..."),
+    c: str = typer.Argument(..., help="...as this word is to the answer."),
+    k: int = typer.Option(5, "-k", help="How many answers."),
+) -> None:
+    """Answer "A is to B as C is to ?" with the words nearest to B − A + C.
+
+    Example: neuralab analogy runs/republic-word2vec-20261123-120000 man woman king
+    """
+    from neuralab.runs import Run
+
+    answers = Run.load(run).analogy(a, b, c, k=k)
+    console.print(f"{escape(a)} is to {escape(b)} as {escape(c)} is to ...")
+    _print_words(answers)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the word-embedding commands to the app."""
+    app.command()(similar)
+    app.command()(analogy)

@@ -1,0 +1,231 @@
+"""Forecasting runs: a CSV series cut into windows, scaled on its training part, with baselines side by side.
+
+The series is split in time order (:func:`~neuralab.data.timeseries.split_series`): train, then validation, then
+the test tail. A window belongs to the part that holds its targets, so no target is both trained on and scored; its
+inputs may reach back into the previous part, since at forecast time the past is known. Every value column is an
+input (a multivariate series works), and one column, ``data.target_column``, is forecast ``data.horizon`` steps
+ahead from the last ``data.window`` rows.
+
+The scalers see the training part only: :class:`SeriesInputs` standardises each column, and the target scaler
+standardises the target column. The baselines of :func:`baseline_scores` are scored on the same test origins as
+the model, in the series' own units: the naive forecast (the last value), the seasonal naive forecast (the value
+one season back, read from the whole history, not just the window) and a linear autoregression on ``window`` lags
+fitted on the training part. MASE is scaled by the training part's in-sample seasonal naive error (Hyndman &
+Koehler 2006), so below 1 beats that naive forecast.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any, Self
+
+import numpy as np
+import torch
+
+from neuralab.data import make_scaler
+from neuralab.data.prepared import PreparedData
+from neuralab.data.timeseries import (
+    SEASONS,
+    LinearAR,
+    load_series,
+    make_windows,
+    mase,
+    naive_forecast,
+    rmse,
+    seasonal_naive_forecast,
+    split_series,
+    walk_forward,
+    window_slices,
+)
+from neuralab.errors import ConfigError, DataError
+
+if TYPE_CHECKING:
+    from neuralab.recipes import Recipe
+    from neuralab.runs.run import Run
+
+__all__ = ["SeriesInputs", "prepare_forecasting", "baseline_scores", "model_scores", "conformal_halfwidth",
+           "forecast_next"]
+
+
+class SeriesInputs:
+    """The input pipeline of a forecasting run: windows of a series, standardised per column.
+
+    :meth:`fit` learns each column's mean and standard deviation from the training part ``(T_train, F)`` only;
+    :meth:`transform` scales windows ``(N, window, F)`` (or one window ``(window, F)``) of raw values.
+
+    ``tail`` holds the last ``window`` raw rows of the whole series. It is saved with the weights, so that
+    ``Run.forecast()`` can forecast past the end of the data with no data file at hand.
+    """
+
+    def __init__(self) -> None:
+        self.scaler = make_scaler("standard")
+        self.tail: np.ndarray | None = None
+
+    @property
+    def n_features(self) -> int:
+        """Number of columns ``F`` the pipeline was fitted on."""
+        if self.scaler.shift is None:
+            raise DataError("the series pipeline is not fitted; call fit(train_values) first")
+        return int(self.scaler.shift.shape[0])
+
+    def fit(self, values: np.ndarray) -> Self:
+        values = np.asarray(values, dtype=np.float64)
+        if values.ndim != 2 or len(values) == 0:
+            raise DataError(f"SeriesInputs.fit expects the training part as (T, F) values; got shape {values.shape}")
+        self.scaler.fit(values)
+        return self
+
+    def transform(self, windows: Any, y: torch.Tensor | None = None) -> tuple[torch.Tensor, ...]:
+        x = torch.as_tensor(np.asarray(windows, dtype=np.float32))
+        n_features = self.n_features
+        if x.ndim == 2:  # one window
+            x = x.unsqueeze(0)
+        if x.ndim != 3 or x.shape[-1] != n_features or x.shape[1] == 0:
+            raise DataError(f"windows must have shape (N, window, {n_features}) or (window, {n_features}): one "
+                            f"column per series column; got {tuple(x.shape)}")
+        x = self.scaler.transform(x.reshape(-1, n_features)).reshape(x.shape)  # (N, W, F)
+        return (x,) if y is None else (x, y)
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        state = self.scaler.state_dict()
+        if self.tail is not None:
+            state["tail"] = torch.as_tensor(self.tail, dtype=torch.float64)
+        return state
+
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        self.scaler.load_state_dict({k: v for k, v in state.items() if k != "tail"})
+        self.tail = state["tail"].numpy() if "tail" in state else None
+
+
+def prepare_forecasting(recipe: Recipe) -> PreparedData:
+    """Load the recipe's series, split it in time order, window it, and score the baselines on the test tail."""
+    cfg = recipe.data
+    window, horizon = cfg.window, cfg.horizon
+    given = recipe.model.options.get("horizon", horizon)
+    if given != horizon:
+        raise ConfigError(f"model.horizon={given} differs from data.horizon={horizon}; set only data.horizon")
+    series = load_series(cfg.path or cfg.name, date_column=cfg.date_column, fill=cfg.fill, data_dir=cfg.data_dir)
+    target = _target_index(series.columns, cfg.target_column)
+    values, T = series.values, len(series)
+    train_end, val_end = split_series(T, val=cfg.val, test=cfg.test)
+    x, y = make_windows(values, window, horizon, target=target)  # (N, W, F), (N, H); raises when T < W + H
+    parts = dict(zip(("train", "val", "test"), window_slices(T, window, horizon, train_end, val_end)))
+    if parts["train"].stop - parts["train"].start < 1:
+        raise DataError(f"the training part has {train_end} of the {T} steps; window {window} + horizon {horizon} "
+                        f"needs at least {window + horizon}; shorten the window or lower data.val / data.test")
+    inputs = SeriesInputs().fit(values[:train_end])
+    inputs.tail = values[-window:].copy()
+    y_scaler = None
+    if cfg.target_scaling == "standard":  # one mean and std for every horizon step: those of the target column
+        y_scaler = make_scaler("standard").fit(np.repeat(values[:train_end, target, None], horizon, axis=1))
+    splits, targets = {}, {}
+    for name, part in parts.items():
+        if part.stop > part.start:
+            y_part = torch.as_tensor(y[part])
+            splits[name] = inputs.transform(x[part], y_scaler.transform(y_part) if y_scaler else y_part)
+            targets[name] = y[part]
+    season = SEASONS.get(series.name)
+    raw = {"values": values, "dates": series.dates, "columns": series.columns, "target": target,
+           "train_end": train_end, "val_end": val_end, "season": season}
+    extras = {"metrics": {"forecast": baseline_scores(values[:, target], train_end, val_end, window, horizon,
+                                                      season)}}
+    model_args = {"in_features": values.shape[1], "out_features": 1, "horizon": horizon}
+    return PreparedData(splits, targets, inputs, y_scaler, "forecasting", model_args, files=dict(series.files),
+                        raw=raw, extras=extras)
+
+
+def _target_index(columns: list[str], target: str | None) -> int:
+    """The index of the target column (default the first value column), or a DataError listing the columns."""
+    if target is None:
+        return 0
+    if target not in columns:
+        raise DataError(f"data.target_column: no value column {target!r}; the value columns are "
+                        f"{', '.join(columns)}")
+    return columns.index(target)
+
+
+def _mase_season(n_train: int, season: int | None) -> int:
+    """The season of the MASE scale: the series' season when the training part holds more than one, else 1."""
+    return season if season is not None and n_train > season else 1
+
+
+def baseline_scores(target: np.ndarray, train_end: int, val_end: int, window: int, horizon: int,
+                    season: int | None) -> dict[str, Any]:
+    """RMSE and MASE of the naive, seasonal naive and linear AR forecasts from every test origin.
+
+    Origin ``t`` runs from ``val_end`` to ``T - horizon``: the same origins as the model's test windows. A baseline
+    that cannot be computed (no season known, or a season longer than the history before the test part) is
+    ``None``, with the reason under ``notes``. Returns ``{}`` when there is no test part.
+    """
+    T = len(target)
+    if val_end > T - horizon:
+        return {}
+    m = _mase_season(train_end, season)
+    train = target[:train_end]
+
+    def score(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
+        return {"rmse": rmse(y_true, y_pred), "mase": mase(y_true, y_pred, train, season=m)}
+
+    result: dict[str, Any] = {"split": "test", "origins": T - horizon - val_end + 1, "horizon": horizon,
+                              "season": season, "mase_season": m, "notes": {}}
+    result["naive"] = score(*walk_forward(target, val_end, 1, horizon, lambda w: naive_forecast(w, horizon)))
+    if season is None:
+        result["seasonal_naive"] = None
+        result["notes"]["seasonal_naive"] = "no known season for this series"
+    elif val_end < season:
+        result["seasonal_naive"] = None
+        result["notes"]["seasonal_naive"] = f"season {season} is longer than the {val_end} steps before the test part"
+    else:
+        result["seasonal_naive"] = score(*walk_forward(
+            target, val_end, season, horizon, lambda w: seasonal_naive_forecast(w, horizon, season)))
+    ar = LinearAR(lags=window, horizon=horizon).fit(train)
+    result["linear_ar"] = score(*walk_forward(target, val_end, window, horizon, ar.predict))
+    if not result["notes"]:
+        del result["notes"]
+    return result
+
+
+def model_scores(run: Run, data: PreparedData) -> tuple[dict[str, float], np.ndarray]:
+    """The model's test RMSE and MASE in the series' units, scored as :func:`baseline_scores` scores the baselines,
+    and its test forecasts ``(N, horizon)``."""
+    y_true = np.asarray(data.targets["test"], dtype=np.float64)
+    y_pred = np.asarray(run.predict_prepared(data.splits["test"]), dtype=np.float64).reshape(y_true.shape)
+    raw = data.raw
+    train = raw["values"][: raw["train_end"], raw["target"]]
+    m = _mase_season(raw["train_end"], raw["season"])
+    return {"rmse": rmse(y_true, y_pred), "mase": mase(y_true, y_pred, train, season=m)}, y_pred
+
+
+def conformal_halfwidth(run: Run, level: float = 0.9) -> float:
+    """The split-conformal half-width of the run's interval at ``level``, from its validation residuals."""
+    from neuralab.train.intervals import conformal_quantile
+
+    residuals = run.calibration.get("residuals")
+    return math.nan if residuals is None else conformal_quantile(residuals.numpy(), level)
+
+
+def forecast_next(run: Run, history: np.ndarray | None, level: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The next ``horizon`` values after ``history`` (raw, ``(T, F)``) or after the run's own series.
+
+    Returns ``(forecast, low, high)``, each ``(horizon,)``, with the split-conformal interval at ``level``.
+    """
+    window = run.recipe.data.window
+    if history is None:
+        if run.inputs.tail is None:
+            raise DataError("this run saved no end of its series; pass the history to forecast from")
+        history = run.inputs.tail
+    history = np.asarray(history, dtype=np.float64)
+    if history.ndim == 1:
+        history = history[:, None]
+    n_features = run.inputs.n_features
+    if history.ndim != 2 or history.shape[1] != n_features:
+        raise DataError(f"history must have shape (T, {n_features}), one column per series column the run was "
+                        f"trained on; got {history.shape}")
+    if len(history) < window:
+        raise DataError(f"history has {len(history)} rows; the model reads a window of {window}; give at least "
+                        f"{window} rows")
+    if not np.isfinite(history[-window:]).all():
+        bad = int(np.flatnonzero(~np.isfinite(history[-window:]).all(1))[0]) + len(history) - window
+        raise DataError(f"history row {bad} holds a missing or infinite value; fill it first")
+    pred, low, high = run.predict_interval(history[-window:][None], method="conformal", level=level)
+    return tuple(np.asarray(a, dtype=np.float64).reshape(-1) for a in (pred, low, high))  # type: ignore[return-value]
