@@ -272,3 +272,18 @@ def test_glass_box_lstm_rejects_stacked_lstms_and_bad_state():
     glass = GlassBoxLSTM(2, 4)
     with pytest.raises(NeuralabError, match=r"each \(1, B, H\) = \(1, 3, 4\); got \[\(3, 4\), \(3, 4\)\]"):
         glass(torch.randn(3, 5, 2), (torch.zeros(3, 4), torch.zeros(3, 4)))
+
+
+def test_normalize_forecasts_relative_to_the_window_level():
+    torch.manual_seed(0)
+    model = RNN(in_features=2, hidden_size=8, horizon=3, normalize=True, target=1)
+    x = torch.randn(4, 10, 2)
+    shift = torch.tensor([5.0, -3.0])
+    # Shifting every channel's level shifts the forecast by the target channel's shift, and nothing else.
+    assert torch.allclose(model(x + shift), model(x) - 3.0, atol=1e-5)
+    padded = torch.cat([x[:1, :6], torch.full((1, 4, 2), 99.0)], dim=1)
+    assert torch.allclose(model(padded, lengths=torch.tensor([6])), model(x[:1, :6]), atol=1e-5)
+    with pytest.raises(NeuralabError, match="out_features"):
+        RNN(in_features=1, out_features=3, normalize=True)
+    with pytest.raises(NeuralabError, match="target"):
+        RNN(in_features=2, target=2)

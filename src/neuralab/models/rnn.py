@@ -91,6 +91,14 @@ class RNN(nn.Module):
     horizon
         Number of future steps to predict. The output is flat, ``(B, horizon·out_features)``, step-major, so that
         a mean-squared error against ``(B, horizon)`` targets works directly.
+    normalize
+        Forecast relative to the window's level: subtract each input channel's mean over the window, and add the
+        ``target`` channel's mean back to the predictions (reversible instance normalisation, Kim et al. 2022,
+        "Reversible instance normalization for accurate time-series forecasting against distribution shift",
+        without its learned affine and scale). A bounded recurrent network cannot output levels it never saw in
+        training; relative to the window it can, which is what a trending series needs. Regression only.
+    target
+        The input channel that is forecast (its window mean is added back when ``normalize``).
 
     Examples
     --------
@@ -102,10 +110,16 @@ class RNN(nn.Module):
     """
 
     def __init__(self, in_features: int, hidden_size: int = 64, out_features: int = 1, *, cell: Cell = "lstm",
-                 num_layers: int = 1, bidirectional: bool = False, dropout: float = 0.0, horizon: int = 1) -> None:
+                 num_layers: int = 1, bidirectional: bool = False, dropout: float = 0.0, horizon: int = 1,
+                 normalize: bool = False, target: int = 0) -> None:
         super().__init__()
         for name, value in (("in_features", in_features), ("out_features", out_features), ("horizon", horizon)):
             _check_positive(name, value)
+        if normalize and out_features != 1:
+            raise NeuralabError(f"normalize forecasts one value per step; it needs out_features=1, got {out_features}")
+        if not 0 <= target < in_features:
+            raise NeuralabError(f"target must be an input channel in 0..{in_features - 1}; got {target}")
+        self.normalize, self.target = normalize, target
         self.rnn = _build_rnn(cell, in_features, hidden_size, num_layers, dropout, bidirectional)
         self.in_features, self.hidden_size, self.out_features, self.horizon = (in_features, hidden_size,
                                                                                out_features, horizon)
@@ -118,7 +132,16 @@ class RNN(nn.Module):
         ``lengths`` ``(B,)`` gives each sequence's valid length in a right-padded batch (any order). Torch needs
         it on the CPU to pack the batch, so a CUDA tensor is copied there.
         """
-        return self.readout(self.hidden_states(x, lengths), lengths)
+        if not self.normalize:
+            return self.readout(self.hidden_states(x, lengths), lengths)
+        x = self._check_input(x)  # (B, T, F)
+        if lengths is None:
+            level = x.mean(1, keepdim=True)  # (B, 1, F)
+        else:
+            valid = torch.arange(x.shape[1], device=x.device) < lengths.to(x.device).view(-1, 1)  # (B, T)
+            level = (x * valid.unsqueeze(-1)).sum(1, keepdim=True) / valid.sum(1).view(-1, 1, 1)
+        out = self.readout(self.hidden_states(x - level, lengths), lengths)  # (B, horizon)
+        return out + level[:, :, self.target]
 
     def hidden_states(self, x: Tensor, lengths: Tensor | None = None) -> Tensor:
         """The top layer's outputs ``(B, T, D·H)`` (D = 2 when bidirectional, forward direction first), in the graph.

@@ -129,7 +129,7 @@ def prepare_forecasting(recipe: Recipe) -> PreparedData:
            "train_end": train_end, "val_end": val_end, "season": season}
     extras = {"metrics": {"forecast": baseline_scores(values[:, target], train_end, val_end, window, horizon,
                                                       season)}}
-    model_args = {"in_features": values.shape[1], "out_features": 1, "horizon": horizon}
+    model_args = {"in_features": values.shape[1], "out_features": 1, "horizon": horizon, "target": target}
     return PreparedData(splits, targets, inputs, y_scaler, "forecasting", model_args, files=dict(series.files),
                         raw=raw, extras=extras)
 

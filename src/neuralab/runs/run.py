@@ -110,7 +110,8 @@ class Run:
         return values[:, 0] if values.shape[1] == 1 else values  # (N,), or (N, horizon) for a multi-step forecast
 
     def member_predictions(self, split: Any) -> np.ndarray:
-        """Each member's regression predictions in the data's units, shape (M, N)."""
+        """Each member's regression predictions in the data's units, shape (M, N), or (M, N·horizon) flattened for a
+        multi-step forecast."""
         out = self.outputs(split).float()
         if self.y_scaler is not None:
             out = torch.stack([self.y_scaler.inverse_transform(o) for o in out])
@@ -235,8 +236,8 @@ class Run:
         result: dict[str, dict[str, float]] = {}
         for method in methods:
             for level in levels:
-                _, low, high = self._interval(split, method, level)
-                result[f"{method}@{level:g}"] = {"coverage": coverage(targets, low, high),
+                _, low, high = (np.ravel(a) for a in self._interval(split, method, level))  # every horizon step
+                result[f"{method}@{level:g}"] = {"coverage": coverage(np.ravel(targets), low, high),
                                                   "mean_width": float(np.mean(high - low))}
         return result
 
