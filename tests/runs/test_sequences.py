@@ -45,7 +45,8 @@ def forecast_run(tmp_path_factory):
 
 def test_forecasting_run_writes_forecast_figures_and_scores_model_beside_baselines(forecast_run):
     run, _ = forecast_run
-    assert run.recipe.model.options == {"hidden_size": 8, "in_features": 2, "out_features": 1, "horizon": 3}
+    assert run.recipe.model.options == {"hidden_size": 8, "in_features": 2, "out_features": 1, "horizon": 3,
+                                        "target": 0}
     metrics = run.metrics()
     forecast = metrics["forecast"]
     for name in ("model", "naive", "linear_ar"):
@@ -55,6 +56,13 @@ def test_forecasting_run_writes_forecast_figures_and_scores_model_beside_baselin
     listed = [f["file"] for f in json.loads((run.path / "figures.json").read_text())]
     assert {"parity.png", "forecast.png", "forecast_scores.png"} <= set(listed)
     assert all((run.path / name).is_file() for name in listed)
+
+
+def test_the_model_is_scored_beside_its_baselines_without_a_report(tmp_path):
+    write_series(tmp_path / "sales.csv")
+    run = train_recipe(forecast_recipe(tmp_path / "sales.csv"), out_dir=tmp_path / "run", write_report=False)
+    forecast = run.metrics()["forecast"]
+    assert forecast["model"]["rmse"] == pytest.approx(run.metrics()["final"]["test"]["rmse"], rel=1e-4)
 
 
 def test_series_scalers_are_fitted_on_the_training_part_only(forecast_run):

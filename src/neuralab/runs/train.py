@@ -117,6 +117,10 @@ def train_recipe(recipe: Recipe | None = None, *, out_dir: str | Path | None = N
     if calibration and "test" in data.splits:
         metrics["intervals"] = Run.load(out).interval_coverage(data.splits["test"], data.targets["test"])
     metrics.update(data.extras.get("metrics", {}))
+    if data.task == "forecasting" and metrics.get("forecast"):  # the model beside its baselines, same origins
+        from neuralab.runs.forecasting import model_scores
+
+        metrics["forecast"]["model"] = model_scores(Run.load(out), data)[0]
     atomic_write_text(out / "metrics.json", json.dumps(_finite(metrics), indent=2))
     env = _environment(recipe, states[0]["device"], data.files, time.perf_counter() - started)
     atomic_write_text(out / "environment.json", json.dumps(env, indent=2))
