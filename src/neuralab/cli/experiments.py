@@ -78,16 +78,19 @@ def vanishing(
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "results.json").write_text(json.dumps(results, indent=1) + "\n")
     paths = plot_vanishing(results, folder)
+    adding = task == "adding"
+    console.print(f"{task} task, {metric} (* solved: "
+                  f"{'below' if adding else 'at least'} {results['solved_threshold']:.4g}; "
+                  f"{'predicting 1.0 scores' if adding else 'chance is'} {results['baseline']:.4g})", highlight=False)
     console.print(_table(results))
     for path in [folder / "results.json", *paths]:
         console.print(f"wrote {escape(str(path))}", highlight=False)
 
 
 def _table(results: dict) -> Table:
-    """One row per cell, one column per length: the score, marked when solved."""
+    """One row per cell, one column per length: the score, starred when solved."""
     metric = results["metric"]
-    table = Table(title=f"{results['task']} task: {metric.replace('_', ' ')} "
-                        f"(* solved; threshold {results['solved_threshold']:.4g}, baseline {results['baseline']:.4g})")
+    table = Table()
     table.add_column("cell")
     for length in results["lengths"]:
         table.add_column(f"T={length}", justify="right")
