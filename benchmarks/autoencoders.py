@@ -60,6 +60,8 @@ from neuralab.models.autoencoder import Autoencoder
 from neuralab.train import FitData, OptimizerConfig, SchedulerConfig, TrainerConfig, fit
 from neuralab.train.config import EarlyStoppingConfig
 
+from _common import cpu_model, timed_pair  # noqa: E402  (benchmarks/ is on sys.path)
+
 GOALS = {"nll": 86.0, "sda_error_pct": 1.1, "throughput_ratio": 0.95}
 VAL_ROWS = 5_000  # the last 5,000 official training images
 TEST_BINARIZE_SEED, VAL_BINARIZE_SEED = 1, 0
@@ -70,12 +72,7 @@ HERE = Path(__file__).resolve().parent
 
 def machine() -> dict[str, Any]:
     """CPU model, cores, torch threads and versions."""
-    cpu = "unknown"
-    with open("/proc/cpuinfo") as f:
-        for line in f:
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
+    cpu = cpu_model()
     import sklearn
 
     return {"cpu": cpu, "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
@@ -196,7 +193,6 @@ def vae_nll(args: argparse.Namespace, model: VAE, x_te: torch.Tensor, elbo: torc
                             "se": (nll.std() / math.sqrt(n)).item(), "elbo_same_images": subset_elbo.mean().item(),
                             "per_image_s": per_image, "eta_full_s": eta_full, "seconds": time.perf_counter() - start,
                             "subset_rule": "randperm(10000, generator=manual_seed(0))[:n]"})
-
 
 
 # --- 2. stacked denoising autoencoder, pretrained then fine-tuned -----------------------------------------------
@@ -343,19 +339,6 @@ def part_psnr(args: argparse.Namespace, data: dict[str, Any], results: Results) 
 
 # --- 5. throughput -------------------------------------------------------------------------------------------------
 
-def timed_pair(a: Callable[[], Any], b: Callable[[], Any], reps: int) -> tuple[list[float], list[float]]:
-    """Seconds of ``reps`` runs of ``a`` and ``b`` after one warm-up each, interleaved a b, b a, a b ..."""
-    a(), b()
-    times_a: list[float] = []
-    times_b: list[float] = []
-    for i in range(reps):
-        pair = ((a, times_a), (b, times_b))
-        for fn, times in pair if i % 2 == 0 else pair[::-1]:
-            start = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - start)
-    return times_a, times_b
-
 
 def run_fit_vae(x: torch.Tensor, warmup: int) -> None:
     """One epoch of ``fit`` on the VAE (fast path, Adam lr 1e-3, batch 128)."""
@@ -392,7 +375,6 @@ def part_throughput(args: argparse.Namespace, data: dict[str, Any], results: Res
         "fit_samples_per_s": len(x) / statistics.median(t_fit), "plain_samples_per_s": len(x) / statistics.median(t_plain),
         "ratio_of_medians": statistics.median(t_plain) / statistics.median(t_fit), "paired_ratios": paired,
         "paired_ratio_median": statistics.median(paired), "loadavg": os.getloadavg()}, history="throughput_runs")
-
 
 
 # --- the Markdown section ------------------------------------------------------------------------------------------

@@ -40,6 +40,8 @@ from neuralab.models import MLP
 from neuralab.train import FitData, OptimizerConfig, TrainerConfig, evaluate, fit
 from neuralab.train.engine import _Batches
 
+from _common import cpu_model, timed_pair  # noqa: E402  (benchmarks/ is on sys.path)
+
 BIG = [512, 512]  # hidden sizes of the 784-512-512-10 MLP
 SMALL = [64]  # hidden sizes of the 784-64-10 MLP
 DIGITS_EPOCHS = 30  # neuralab's budget on digits, fixed before any run, never tuned on the test set
@@ -48,12 +50,7 @@ DIGITS_BATCH = 200  # sklearn's default batch size, min(200, n_samples)
 
 def machine() -> dict[str, Any]:
     """CPU model, cores, torch threads and library versions."""
-    cpu = "unknown"
-    with open("/proc/cpuinfo") as f:
-        for line in f:
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
+    cpu = cpu_model()
     import numpy
     import sklearn
 
@@ -74,20 +71,6 @@ def timed(fn: Callable[[], Any], reps: int) -> list[float]:
         fn()
         times.append(time.perf_counter() - start)
     return times
-
-
-def timed_pair(a: Callable[[], Any], b: Callable[[], Any], reps: int) -> tuple[list[float], list[float]]:
-    """Like :func:`timed` for two functions, interleaved in the order a b, b a, a b ... so that a change of load, or
-    a run slowed by the one before it, hits both alike. Rep ``i`` of ``a`` and of ``b`` ran side by side."""
-    a(), b()
-    times_a, times_b = [], []
-    for i in range(reps):
-        pair = ((a, times_a), (b, times_b))
-        for fn, times in pair if i % 2 == 0 else pair[::-1]:
-            start = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - start)
-    return times_a, times_b
 
 
 def mlp_flops(sizes: list[int], n: int) -> dict[str, float]:

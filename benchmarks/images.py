@@ -30,7 +30,6 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -46,6 +45,8 @@ from neuralab.models import CNN
 from neuralab.recipes import Recipe, load_recipe
 from neuralab.runs import prepare_data, resolve, train_recipe
 from neuralab.train import Callback, FitData, LossConfig, OptimizerConfig, TrainerConfig, evaluate, fit
+
+from _common import cpu_model, timed_pair  # noqa: E402  (benchmarks/ is on sys.path)
 
 TARGET = 0.99  # test accuracy for measurement 3
 QUICK_TARGET = 0.80  # reachable in 2 epochs of 2,000 rows
@@ -63,12 +64,7 @@ GOALS = {"cnn_error": 0.35, "mlp_error": 1.1, "time_ratio": 0.5, "throughput_rat
 
 def machine() -> dict[str, Any]:
     """CPU model, cores, torch threads, bf16 support and versions."""
-    cpu = "unknown"
-    with open("/proc/cpuinfo") as f:
-        for line in f:
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
+    cpu = cpu_model()
     flags = Path("/proc/cpuinfo").read_text()
     return {"cpu": cpu, "cores": os.cpu_count(), "cores_usable": len(os.sched_getaffinity(0)),
             "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
@@ -302,18 +298,6 @@ def throughput(recipe: Recipe, x: torch.Tensor, y: torch.Tensor, reps: int) -> d
     return {"rows": len(x), "batch_size": THROUGHPUT_BATCH, "model_options": options, "fit_s": t_fit,
             "plain_s": t_plain, "fit_samples_per_s": fit_sps, "plain_samples_per_s": plain_sps,
             "ratio": fit_sps / plain_sps}
-
-
-def timed_pair(a: Callable[[], Any], b: Callable[[], Any], reps: int) -> tuple[list[float], list[float]]:
-    """Wall seconds of ``reps`` interleaved calls of ``a`` and ``b`` (a, b, a, b ...), after one warm-up of each."""
-    a(), b()
-    times_a, times_b = [], []
-    for _ in range(reps):
-        for fn, times in ((a, times_a), (b, times_b)):
-            start = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - start)
-    return times_a, times_b
 
 
 # --- report --------------------------------------------------------------------------------------------------------

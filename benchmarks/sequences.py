@@ -54,6 +54,8 @@ from torch import nn
 from neuralab.models.rnn import RNN, CharRNN, GlassBoxLSTM
 from neuralab.train import Callback, FitData, OptimizerConfig, TrainerConfig, fit
 
+from _common import cpu_model, timed_pair  # noqa: E402  (benchmarks/ is on sys.path)
+
 CHAR = {"vocab_size": 65, "embedding_dim": 64, "hidden_size": 256, "num_layers": 2}  # throughput's char-LSTM
 CHAR_BLOCK, CHAR_BATCH = 64, 32
 FORECAST_RECIPES = ("airline-lstm", "temperatures-lstm", "sunspots-lstm")
@@ -62,9 +64,7 @@ BASELINES = ("seasonal_naive", "linear_ar", "naive")
 
 def machine() -> dict[str, Any]:
     """CPU model, cores, torch threads and versions."""
-    with open("/proc/cpuinfo") as f:
-        cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), "unknown")
-    return {"cpu": cpu, "cores": os.cpu_count(), "torch": torch.__version__, "python": platform.python_version()}
+    return {"cpu": cpu_model(), "cores": os.cpu_count(), "torch": torch.__version__, "python": platform.python_version()}
 
 
 def loadavg() -> list[float]:
@@ -112,18 +112,6 @@ def bench_glassbox(quick: bool) -> dict[str, Any]:
 
 
 # --- 2. throughput ---------------------------------------------------------------------------------------------------
-
-def timed_pair(a: Callable[[], Any], b: Callable[[], Any], reps: int) -> tuple[list[float], list[float]]:
-    """Seconds of ``reps`` calls of ``a`` and ``b``, after one warm-up each, in the order a b, b a, a b ..."""
-    a(), b()
-    times_a, times_b = [], []
-    for i in range(reps):
-        pair = ((a, times_a), (b, times_b))
-        for fn, times in pair if i % 2 == 0 else pair[::-1]:
-            start = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - start)
-    return times_a, times_b
 
 
 def _new(kind: str) -> nn.Module:
@@ -340,7 +328,7 @@ def report(r: dict[str, Any]) -> str:
                          f"{_pm(s['model_rmse'])} / {_pm(s['model_mase'])} | beats seasonal naive "
                          f"({_pm(s['seasonal_naive_rmse'])} / {_pm(s['seasonal_naive_mase'])}) and linear AR "
                          f"({_pm(s['linear_ar_rmse'])} / {_pm(s['linear_ar_mase'])}) | {yes(beats)} |")
-        sources = sorted({run["model_scores_from"] for n in FORECAST_RECIPES for run in f[n]["runs"]})
+        sources = sorted({run.get("model_scores_from", "metrics.json") for n in FORECAST_RECIPES for run in f[n]["runs"]})
         notes.append(f"- forecast ({_conditions(f)}): each recipe as shipped, seeds {f['seeds']}; the baselines do "
                      f"not depend on the seed. The model's scores come from {' and '.join(sources)}. Naive "
                      "forecast RMSE / MASE: " + "; ".join(
