@@ -76,12 +76,13 @@ def sequence_figures(run: Run, data: PreparedData, metrics: dict[str, Any], out:
 
 def _forecast_figures(run: Run, data: PreparedData, forecast: dict[str, Any], out: Path
                       ) -> tuple[list[dict[str, str]], dict[str, Any]]:
-    """The forecast plot and the model-against-baselines scores (test part only)."""
+    """The forecast plot and the model-against-baselines chart (test part only); ``train_recipe`` has already put
+    the model's scores beside the baselines' in ``metrics.json``."""
     from neuralab.report.sequences import plot_forecast, plot_forecast_scores
 
     if "test" not in data.splits:
         return [], {}
-    scores, pred = model_scores(run, data)
+    _, pred = model_scores(run, data)
     raw = data.raw
     target = raw["values"][:, raw["target"]]
     origins = raw["val_end"] + np.arange(len(pred))  # the test windows' first target steps, in order
@@ -94,7 +95,6 @@ def _forecast_figures(run: Run, data: PreparedData, forecast: dict[str, Any], ou
                            f"one-step-ahead forecast from each origin and its {LEVEL:.0%} split-conformal interval "
                            "(from the validation residuals)"
                            + (f", and a few whole {horizon}-step forecasts." if horizon > 1 else ".")}]
-    forecast = {**forecast, "model": scores}
     compare = {name: forecast[name] for name in ("model", "linear_ar", "seasonal_naive", "naive")
                if forecast.get(name)}
     path = plot_forecast_scores(compare, out / "forecast_scores.png")
@@ -102,7 +102,7 @@ def _forecast_figures(run: Run, data: PreparedData, forecast: dict[str, Any], ou
                     "caption": "RMSE in the series' units and MASE (below 1 beats the seasonal naive forecast "
                                "in-sample) over the same test origins. Baselines: the last value (naive), the value "
                                "one season back (seasonal naive) and least squares on the window (linear AR)."})
-    return figures, {"forecast": forecast}
+    return figures, {}
 
 
 def _text_figures(run: Run, data: PreparedData, out: Path) -> tuple[list[dict[str, str]], dict[str, Any]]:
