@@ -13,7 +13,9 @@ from neuralab.train import (
     TrainerConfig,
     evaluate,
     fit,
+    load_state,
     predict,
+    save_state,
 )
 from neuralab.train.callbacks import is_improvement
 
@@ -230,6 +232,26 @@ def test_bf16_autocast_trains():
     state = fit(_model(), (x, y), TrainerConfig(epochs=10, batch_size=16, precision="bf16"), loss="cross_entropy",
                 optimizer=OptimizerConfig(lr=0.01))
     assert state.history[-1]["train_loss"] < state.history[0]["train_loss"]
+
+
+def test_channels_last_trains_the_same_model_in_nhwc(tmp_path):
+    torch.manual_seed(0)
+    x, y = torch.randn(32, 3, 8, 8), torch.randint(0, 2, (32,))
+
+    def net() -> nn.Module:
+        torch.manual_seed(1)
+        return nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 6 * 6, 2))
+
+    config = dict(epochs=3, batch_size=8, seed=0)
+    plain, nhwc = net(), net()
+    a = fit(plain, (x, y), TrainerConfig(**config), loss="cross_entropy")
+    b = fit(nhwc, (x, y), TrainerConfig(**config, channels_last=True), loss="cross_entropy")
+    assert nhwc[0].weight.is_contiguous(memory_format=torch.channels_last)
+    assert not nhwc[0].weight.is_contiguous()
+    assert [h["train_loss"] for h in b.history] == pytest.approx([h["train_loss"] for h in a.history], rel=1e-4)
+    save_state({"model": nhwc.state_dict()}, tmp_path / "w.st")  # safetensors needs contiguous tensors
+    plain.load_state_dict(load_state(tmp_path / "w.st")["model"])
+    assert torch.allclose(plain(x), nhwc(x), atol=1e-5)
 
 
 def test_regularisation_options_are_applied():

@@ -73,6 +73,7 @@ class TrainerConfig(StrictModel):
     eval_batch_size: int | None = Field(None, ge=1)
     device: str = "auto"
     precision: Literal["fp32", "bf16"] = "fp32"
+    channels_last: bool = False
     seed: int = Field(0, ge=0)
     grad_clip: float | None = Field(None, gt=0)
     max_norm: float | None = Field(None, gt=0)
