@@ -1,6 +1,7 @@
 """Scikit-learn estimators that build neuralab models and train them with :func:`neuralab.train.fit`."""
 
 from neuralab.estimators.autoencoder import AutoencoderTransformer, VAETransformer
+from neuralab.estimators.cnn import CNNClassifier
 from neuralab.estimators.mlp import MLPClassifier, MLPRegressor
 
-__all__ = ["AutoencoderTransformer", "MLPClassifier", "MLPRegressor", "VAETransformer"]
+__all__ = ["AutoencoderTransformer", "CNNClassifier", "MLPClassifier", "MLPRegressor", "VAETransformer"]

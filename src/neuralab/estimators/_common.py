@@ -1,10 +1,11 @@
-"""What the two MLP estimators share: parameter constraints, seeding, the validation split and the call to the
-engine's ``fit``. The estimators own their data handling (labels, target scaling); this module owns the training."""
+"""What the network estimators share: parameter constraints, seeding, the validation split and the call to the
+engine's ``fit``. The estimators own their data handling (labels, target scaling, image layout); this module owns
+the training."""
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from numbers import Integral, Real
 from typing import Any
 
@@ -13,6 +14,7 @@ import torch
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
+from torch import nn
 
 from neuralab.models import MLP
 from neuralab.nn import ACTIVATIONS, OPTIMIZERS
@@ -27,7 +29,8 @@ except ImportError:  # scikit-learn < 1.6 has the method instead of the function
         """Fallback for scikit-learn < 1.6."""
         return estimator._validate_data(X, y, reset=reset, **check_params)
 
-__all__ = ["COMMON_CONSTRAINTS", "validate_data", "train_network", "predict_network", "fitted_history"]
+__all__ = ["COMMON_CONSTRAINTS", "validate_data", "train_network", "predict_network", "predict_proba_network",
+           "fitted_history"]
 
 # Checked by ``BaseEstimator._validate_params`` at the start of ``fit``, never in ``__init__`` (sklearn's rule).
 COMMON_CONSTRAINTS: dict[str, list[Any]] = {
@@ -86,8 +89,9 @@ def _split(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def train_network(est: BaseEstimator, x: np.ndarray, y: torch.Tensor, out_features: int, loss: Any,
-                  scale_target: bool = False) -> tuple[MLP, FitState, tuple[np.ndarray, np.ndarray] | None]:
-    """Build an :class:`MLP` from ``est``'s parameters and train it with the engine.
+                  scale_target: bool = False, build: Callable[[int, int], nn.Module] | None = None,
+                  ) -> tuple[nn.Module, FitState, tuple[np.ndarray, np.ndarray] | None]:
+    """Build a network from ``est``'s parameters (an :class:`MLP` unless ``build`` is given) and train it.
 
     Parameters
     ----------
@@ -103,6 +107,9 @@ def train_network(est: BaseEstimator, x: np.ndarray, y: torch.Tensor, out_featur
         What the engine's ``fit`` accepts as ``loss``.
     scale_target
         Standardise ``y`` with the mean and standard deviation of the training rows (not the validation rows).
+    build
+        ``build(n_features, out_features) -> nn.Module``, called under the estimator's seed; by default an
+        :class:`MLP` from ``hidden_sizes``, ``activation``, ``dropout`` and ``batch_norm``.
 
     Returns
     -------
@@ -111,6 +118,10 @@ def train_network(est: BaseEstimator, x: np.ndarray, y: torch.Tensor, out_featur
     """
     resolve_device(est.device)  # a bad device fails here, with the engine's one-line message
     hidden_sizes = _hidden_sizes(est.hidden_sizes)
+    if build is None:
+        def build(n_features: int, n_out: int) -> nn.Module:
+            return MLP(n_features, hidden_sizes, n_out, activation=est.activation, dropout=est.dropout,
+                       batch_norm=est.batch_norm)
     seed = _seed(est.random_state)
     xt = torch.tensor(x, dtype=torch.float32)  # a copy: read-only inputs (memmaps) stay untouched
     train, val = (xt, y), None
@@ -136,16 +147,23 @@ def train_network(est: BaseEstimator, x: np.ndarray, y: torch.Tensor, out_featur
     optimizer = OptimizerConfig(name=est.optimizer, lr=est.lr, weight_decay=est.weight_decay)
     with _kept_global_rng():
         torch.manual_seed(seed)  # the initial weights
-        model = MLP(x.shape[1], hidden_sizes, out_features, activation=est.activation,
-                    dropout=est.dropout, batch_norm=est.batch_norm)
+        model = build(x.shape[1], out_features)
         state = fit(model, FitData(train, val), config, optimizer=optimizer, loss=loss)
     return model, state, target_scale
 
 
-def predict_network(model: MLP, x: np.ndarray, batch_size: int) -> np.ndarray:
+def predict_network(model: nn.Module, x: np.ndarray, batch_size: int) -> np.ndarray:
     """The network's raw outputs for ``x`` as a float64 array of shape (n_samples, out_features)."""
     out = predict(model, torch.tensor(x, dtype=torch.float32), batch_size=max(batch_size, 1024))
     return out.double().numpy()
+
+
+def predict_proba_network(model: nn.Module, x: np.ndarray, batch_size: int) -> np.ndarray:
+    """Softmax of the network's logits for ``x``, in float64, shape (n_samples, n_classes)."""
+    logits = predict_network(model, x, batch_size)
+    logits -= logits.max(axis=1, keepdims=True)  # shifted to avoid overflow
+    proba = np.exp(logits)
+    return proba / proba.sum(axis=1, keepdims=True)
 
 
 def fitted_history(state: FitState) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from neuralab.estimators._common import (
     COMMON_CONSTRAINTS,
     fitted_history,
     predict_network,
+    predict_proba_network,
     train_network,
     validate_data,
 )
@@ -164,10 +165,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         """
         check_is_fitted(self)
         X = validate_data(self, X, dtype=np.float32, reset=False)
-        logits = predict_network(self.model_, X, self.batch_size)
-        logits -= logits.max(axis=1, keepdims=True)  # softmax in float64, shifted to avoid overflow
-        proba = np.exp(logits)
-        return proba / proba.sum(axis=1, keepdims=True)
+        return predict_proba_network(self.model_, X, self.batch_size)
 
     def predict(self, X: Any) -> np.ndarray:
         """The most probable class label of each row, shape (n_samples,)."""

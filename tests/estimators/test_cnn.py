@@ -1,0 +1,108 @@
+"""Tests of :class:`neuralab.estimators.CNNClassifier` on scikit-learn's 8×8 digits.
+
+scikit-learn's generic estimator checks are not run: they feed 2-feature and 1-feature tables that are not images,
+which this estimator refuses with a message (tested below) rather than guessing a layout. The behaviours those checks
+cover that apply to images (clone, pickling, fitted attributes, not-fitted and shape errors, reproducibility) are
+tested here directly.
+"""
+
+import pickle
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.datasets import load_digits
+from sklearn.exceptions import NotFittedError
+from sklearn.model_selection import GridSearchCV, train_test_split
+
+from neuralab.estimators import CNNClassifier
+
+SMALL = dict(conv_channels=(8, 16), hidden_sizes=(32,), epochs=8, lr=3e-3, batch_size=32)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    x, y = load_digits(return_X_y=True)
+    return train_test_split(x[:600], y[:600], test_size=0.3, random_state=0, stratify=y[:600])
+
+
+@pytest.fixture(scope="module")
+def fitted(digits):
+    x_train, _, y_train, _ = digits
+    return CNNClassifier(**SMALL, random_state=0).fit(x_train, y_train)
+
+
+def test_learns_digits_from_raw_pixel_rows(digits, fitted):
+    _, x_test, _, y_test = digits
+    assert fitted.image_shape_ == (1, 8, 8)
+    assert fitted.n_features_in_ == 64
+    assert fitted.score(x_test, y_test) > 0.9
+    assert len(fitted.loss_curve_) == fitted.n_iter_ == 8
+    assert fitted.loss_curve_[-1] < fitted.loss_curve_[0]
+
+
+def test_probabilities_are_a_distribution_over_sorted_classes(digits, fitted):
+    _, x_test, _, _ = digits
+    proba = fitted.predict_proba(x_test)
+    assert proba.shape == (len(x_test), 10)
+    np.testing.assert_allclose(proba.sum(1), 1.0, rtol=1e-6)
+    np.testing.assert_array_equal(fitted.predict(x_test), fitted.classes_[proba.argmax(1)])
+
+
+def test_image_arrays_and_pixel_rows_give_the_same_model(digits):
+    x_train, x_test, y_train, _ = digits
+    rows = CNNClassifier(**{**SMALL, "epochs": 1}, random_state=0).fit(x_train, y_train)
+    images = CNNClassifier(**{**SMALL, "epochs": 1}, random_state=0).fit(x_train.reshape(-1, 8, 8), y_train)
+    assert images.image_shape_ == (1, 8, 8)
+    np.testing.assert_allclose(images.predict_proba(x_test.reshape(-1, 1, 8, 8)), rows.predict_proba(x_test),
+                               atol=1e-6)
+
+
+def test_pixel_scale_does_not_matter(digits):
+    """One global standardisation: 0–16 pixels and the same images on 0–255 train the same network."""
+    x_train, x_test, y_train, _ = digits
+    a = CNNClassifier(**{**SMALL, "epochs": 1}, random_state=0).fit(x_train, y_train)
+    b = CNNClassifier(**{**SMALL, "epochs": 1}, random_state=0).fit(x_train * (255 / 16), y_train)
+    np.testing.assert_allclose(b.predict_proba(x_test * (255 / 16)), a.predict_proba(x_test), atol=2e-3)  # float32 rounding
+
+
+def test_several_channels_with_an_explicit_shape():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 80)
+    x = rng.normal(0, 1, (80, 3, 6, 6))
+    x[:, 2] += 2.0 * y[:, None, None]  # the class is in the third channel only
+    clf = CNNClassifier(image_shape=(3, 6, 6), conv_channels=(4,), hidden_sizes=(8,), epochs=15, lr=1e-2,
+                        batch_size=16, random_state=0).fit(x.reshape(80, -1), y)
+    assert clf.image_shape_ == (3, 6, 6)
+    assert clf.score(x.reshape(80, -1), y) > 0.9
+
+
+@pytest.mark.parametrize("x, params, match", [
+    (np.zeros((10, 10)), {}, "cannot lay out 10 features as a square image"),
+    (np.zeros((10, 64)), {"image_shape": (7, 7)}, r"image_shape \(1, 7, 7\) has 49 pixels but X has 64"),
+    (np.zeros((10, 64)), {"image_shape": (8,)}, "image_shape must be"),
+    (np.zeros((10, 4)), {"conv_channels": (4, 4, 4)}, "shrinks below 1×1"),
+])
+def test_bad_layouts_are_refused_with_the_reason(x, params, match):
+    y = np.arange(10) % 2
+    with pytest.raises(ValueError, match=match):
+        CNNClassifier(**{**SMALL, "epochs": 1, **params}).fit(x, y)
+
+
+def test_predict_checks_fitted_and_pixel_count(fitted):
+    with pytest.raises(NotFittedError):
+        CNNClassifier().predict(np.zeros((2, 64)))
+    with pytest.raises(ValueError, match="49 features"):
+        fitted.predict(np.zeros((2, 7, 7)))
+
+
+def test_same_seed_same_predictions_and_clone_pickle_grid_search(digits, fitted):
+    x_train, x_test, y_train, y_test = digits
+    again = clone(fitted).fit(x_train, y_train)
+    np.testing.assert_array_equal(again.predict_proba(x_test), fitted.predict_proba(x_test))
+    restored = pickle.loads(pickle.dumps(fitted))
+    np.testing.assert_array_equal(restored.predict_proba(x_test), fitted.predict_proba(x_test))
+    search = GridSearchCV(CNNClassifier(**{**SMALL, "epochs": 2}, random_state=0),
+                          {"conv_channels": [(4,), (8, 16)]}, cv=2).fit(x_train, y_train)
+    assert search.best_params_["conv_channels"] in [(4,), (8, 16)]
+    assert search.score(x_test, y_test) > 0.5
