@@ -308,7 +308,7 @@ def notes(r: dict[str, Any]) -> list[str]:
         f"{len(ob['paired_ratios'])} side-by-side ratios is {ob['paired_ratio_median']:.3f} (range {min(ob['paired_ratios']):.3f}"
         f"–{max(ob['paired_ratios']):.3f}) for the big MLP and {os_['paired_ratio_median']:.3f} (range "
         f"{min(os_['paired_ratios']):.3f}–{max(os_['paired_ratios']):.3f}) for the small one.",
-        f"- 2: reference is `DataLoader(TensorDataset(x, y), batch_size=128, shuffle=True)`, 0 workers. "
+        "- 2: reference is `DataLoader(TensorDataset(x, y), batch_size=128, shuffle=True)`, 0 workers. "
         "2a is the number the goal asks for; 2b is the same with a small model; 2c times only the batches (the "
         "engine's `_Batches` against iterating the DataLoader), which is all the fast path changes.",
         f"- 3: FLOPs per epoch = 6·N·Σ(in·out) (forward 2·N·Σ(in·out), backward 2× forward), matmuls only, "
