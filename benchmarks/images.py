@@ -1,6 +1,9 @@
 """MNIST benchmarks: test error of the bundled image recipes, time to 99% test accuracy, and CNN throughput.
 
-Run:  NEURALAB_DATA=../shared/data .venv/bin/python benchmarks/images.py [--seeds N] [--quick]
+Run:  NEURALAB_DATA=../shared/data .venv/bin/python benchmarks/images.py [--seeds N] [--quick] [--parts P ...]
+``--parts`` runs only some measurements (``timing``: 3, ``throughput``: 4, ``mlp``: 2, ``cnn``: 1) and merges them
+into the existing ``images.json``, replacing those parts' earlier numbers and recording the machine's load for each.
+``--report`` prints the Markdown section from the saved JSON without running anything.
 Each result is printed as one JSON line as soon as it is measured, and ``benchmarks/images.json`` is rewritten
 after each one, so an interrupted run still leaves its finished numbers. At the end the script prints a Markdown
 section for BENCHMARKS.md. ``--quick`` is a smoke run on 2,000 training rows (1 epoch, 1 seed, an 80% accuracy
@@ -23,6 +26,7 @@ What it measures
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -54,7 +58,8 @@ MAX_EPOCHS = 10  # cap of the reference's time-to-accuracy run
 REF_BATCH, REF_LR = 128, 1e-3  # the plain script: AdamW lr 1e-3 (torch's default weight decay), batch 128
 # neuralab's speed levers for measurement 3, fixed before any full run and never tuned on the test set: no
 # augmentation, every training image used (no validation split: the reference has none either), batch 256 with
-# the recipe's one-cycle schedule over a 4-epoch horizon. bf16 is added when it is faster on this CPU (checked first).
+# the recipe's one-cycle schedule over a 4-epoch horizon. bf16 autocast and channels_last are added when a
+# steps/s trial on the training images shows them faster (speed_levers, run first).
 FAST = ["data.augment=null", "data.val=0.0", "trainer.batch_size=256", "trainer.epochs=4"]
 # 3a uses the reference's architecture (conv 32-64, pool after each, FC 128); 3b keeps the recipe's (32-32-64-64).
 SAME_ARCH = ["model.conv_channels=[32, 64]", "model.pool_every=1", "model.hidden_sizes=[128]", "model.dropout=0.0"]
@@ -73,11 +78,28 @@ def machine() -> dict[str, Any]:
             "python": platform.python_version(), "loadavg_start": os.getloadavg()}
 
 
-class Results:
-    """The results so far: each one printed as a JSON line and the whole file rewritten, so partial runs count."""
+PARTS = ("timing", "throughput", "mlp", "cnn")
+PART_KEYS = {"timing": ("bf16", "levers", "compile", "reference", "neuralab_same_arch", "neuralab_recipe_arch"),
+             "throughput": ("throughput",), "mlp": ("mlp",), "cnn": ("cnn",)}
 
-    def __init__(self, path: Path, head: dict[str, Any]) -> None:
-        self.path, self.data = path, {**head, "complete": False}
+
+class Results:
+    """The results so far: each one printed as a JSON line and the whole file rewritten, so partial runs count.
+
+    With ``merge_parts``, the existing file is kept and only those parts' keys are replaced.
+    """
+
+    def __init__(self, path: Path, head: dict[str, Any], merge_parts: tuple[str, ...] = ()) -> None:
+        self.path = path
+        if merge_parts and path.exists():
+            old = json.loads(path.read_text())
+            for part in merge_parts:
+                for key in PART_KEYS[part]:
+                    old.pop(key, None)
+            old.setdefault("part_machines", {}).update({p: head["machine"] for p in merge_parts})
+            self.data = {**old, "complete": False}
+        else:
+            self.data = {**head, "complete": False}
 
     def add(self, key: str, value: Any) -> None:
         self.data[key] = value
@@ -217,37 +239,94 @@ def reference_time_to_accuracy(train: tuple[torch.Tensor, ...], test: tuple[torc
     return records
 
 
-def bf16_speedup(x: torch.Tensor, y: torch.Tensor, steps: int) -> dict[str, Any]:
-    """Training steps/s of the reference-size neuralab CNN at batch 256 in fp32 and under bf16 autocast."""
-    if torch.backends.cpu.get_cpu_capability() not in {"AVX512", "AMX"} and "avx512_bf16" not in \
-            Path("/proc/cpuinfo").read_text():
-        return {"supported": False, "use": False}
+LEVER_OVERRIDES = {"bf16": "trainer.precision=bf16", "channels_last": "trainer.channels_last=true"}
 
-    def steps_of(precision: str) -> float:
+
+def speed_levers(x: torch.Tensor, y: torch.Tensor, steps: int, options: dict[str, Any]) -> dict[str, Any]:
+    """Training steps/s at batch 256 of a ``CNN(**options)`` under each mix of bf16 autocast and channels_last.
+
+    The same ``fit`` loop the timed runs use, on the training images (never the test set), best of 2 interleaved
+    trials after a warm-up epoch-start. A lever is kept only when its mix beats plain fp32/NCHW by more than 10%, so
+    noise cannot pick it: the fastest mix above that bar is returned as ``use``.
+    """
+    bf16_ok = torch.backends.cpu.get_cpu_capability() in {"AVX512", "AMX"} or \
+        "avx512_bf16" in Path("/proc/cpuinfo").read_text()
+    mixes = [(), ("channels_last",)] + ([("bf16",), ("bf16", "channels_last")] if bf16_ok else [])
+    rows = 256 * (steps + 2)
+    data = (x[:rows], y[:rows])
+
+    def rate(mix: tuple[str, ...]) -> float:
         torch.manual_seed(0)
-        model = CNN(conv_channels=[32, 64], hidden_sizes=[128])
+        model = CNN(**options)
+        config = TrainerConfig(epochs=1, batch_size=256, device="cpu", seed=0,
+                               precision="bf16" if "bf16" in mix else "fp32", channels_last="channels_last" in mix)
+        timer = _StepTimer(warmup=2)
+        fit(model, FitData(data), config, optimizer=OptimizerConfig(name="adamw", lr=1e-3), loss="cross_entropy",
+            callbacks=[timer])
+        return timer.rate()
+
+    try:
+        trials = {"+".join(m) or "fp32": [] for m in mixes}
+        for _ in range(2):
+            for m in mixes:
+                trials["+".join(m) or "fp32"].append(rate(m))
+    except RuntimeError as exc:  # a lever unsupported for an op on this build
+        return {"error": str(exc)[:200], "use": []}
+    best = {k: max(v) for k, v in trials.items()}
+    speedup = {k: v / best["fp32"] for k, v in best.items()}
+    winner = max((k for k in speedup if speedup[k] > 1.1), key=speedup.get, default="fp32")
+    return {"steps_per_s": trials, "speedup": speedup, "bf16_supported": bf16_ok,
+            "use": [] if winner == "fp32" else winner.split("+")}
+
+
+def compile_trial(x: torch.Tensor, y: torch.Tensor, steps: int, options: dict[str, Any], bf16: bool) -> dict[str, Any]:
+    """``torch.compile`` (inductor) against eager on the same plain loop: the first step's time and steady steps/s.
+
+    Not a lever of the timed runs (the engine does not compile); measured so the report can say what it would cost
+    and save. The first compiled step includes the compilation of the forward and backward graphs.
+    """
+    ctx = (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if bf16 else contextlib.nullcontext
+
+    def trial(compiled: bool) -> tuple[float, float]:
+        torch.manual_seed(0)
+        model = CNN(**options)
+        run = torch.compile(model) if compiled else model
         opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
-        ctx = torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16")
-        start = 0.0
-        for i in range(steps + 2):
-            if i == 2:  # two warm-up steps
-                start = time.perf_counter()
-            idx = slice((i * 256) % (len(x) - 256), (i * 256) % (len(x) - 256) + 256)
-            with ctx:
-                loss = F.cross_entropy(model(x[idx]), y[idx])
+        times = []
+        for i in range(steps + 3):
+            start = time.perf_counter()
+            lo = (i * 256) % (len(x) - 256)
+            with ctx():
+                loss = F.cross_entropy(run(x[lo:lo + 256]), y[lo:lo + 256])
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-        return steps / (time.perf_counter() - start)
+            times.append(time.perf_counter() - start)
+        return times[0], steps / sum(times[3:])
 
     try:
-        fp32 = [steps_of("fp32") for _ in range(2)]
-        bf16 = [steps_of("bf16") for _ in range(2)]
-    except RuntimeError as exc:  # autocast unsupported for an op on this build
-        return {"supported": False, "use": False, "error": str(exc)[:200]}
-    speedup = max(bf16) / max(fp32)
-    return {"supported": True, "fp32_steps_per_s": fp32, "bf16_steps_per_s": bf16, "speedup": speedup,
-            "use": speedup > 1.1}
+        eager_first, eager = trial(False)
+        first, compiled = trial(True)
+    except Exception as exc:  # no C++ compiler, or an inductor failure on this build
+        return {"error": f"{type(exc).__name__}: {str(exc)[:200]}"}
+    return {"bf16": bf16, "first_step_s": first, "eager_first_step_s": eager_first, "steps_per_s": compiled,
+            "eager_steps_per_s": eager, "speedup": compiled / eager}
+
+
+class _StepTimer(Callback):
+    """Steps/s of a ``fit`` epoch after ``warmup`` steps."""
+
+    def __init__(self, warmup: int) -> None:
+        self.warmup, self.count, self.start = warmup, 0, 0.0
+
+    def on_batch_end(self, state: Any) -> None:
+        self.count += 1
+        if self.count == self.warmup:
+            self.start = time.perf_counter()
+        self.end = time.perf_counter()
+
+    def rate(self) -> float:
+        return (self.count - self.warmup) / (self.end - self.start)
 
 
 def neuralab_time_to_accuracy(overrides: list[str], test: tuple[torch.Tensor, ...], target: float,
@@ -306,6 +385,15 @@ def _mean_std(values: list[float]) -> str:
     return f"{np.mean(values):.2f} ± {np.std(values, ddof=1) if len(values) > 1 else 0.0:.2f}"
 
 
+def _later_parts(r: dict[str, Any]) -> str:
+    """A sentence on the parts re-run later with ``--parts`` (same machine), with their starting load."""
+    later = r.get("part_machines", {})
+    if not later:
+        return ""
+    return " Re-run later with `--parts`: " + "; ".join(
+        f"{part} (load {m['loadavg_start'][0]:.2f} at its start)" for part, m in later.items()) + "."
+
+
 def report(r: dict[str, Any]) -> str:
     """The Markdown section for BENCHMARKS.md (from whatever parts of the run finished)."""
     m = r["machine"]
@@ -315,7 +403,7 @@ def report(r: dict[str, Any]) -> str:
     lines = ["## Images: MNIST (`benchmarks/images.py`)", "",
              f"Machine: {m['cpu']}, {m['cores_usable']} usable cores, torch {m['torch']} ({m['cpu_capability']}), "
              f"{m['torch_threads']} torch threads (default), Python {m['python']}. 1-minute load average "
-             f"{m['loadavg_start'][0]:.2f} before the run.{quick}", "",
+             f"{m['loadavg_start'][0]:.2f} before the run.{quick}{_later_parts(r)}", "",
              "| metric | neuralab | reference | ratio | goal | met? |", "|---|---|---|---|---|---|"]
     if "cnn" in r:
         errs = [row["test_error_pct"] for row in r["cnn"]]
@@ -350,10 +438,28 @@ def report(r: dict[str, Any]) -> str:
 
 def notes(r: dict[str, Any]) -> list[str]:
     """How each number was taken, under the table."""
-    bf16 = r.get("bf16", {})
-    bf16_text = (f"bf16 autocast was {'used' if bf16.get('use') else 'not used'} "
-                 f"(measured speed-up {bf16['speedup']:.2f}× on the reference-size CNN; used only above 1.1×)"
-                 if bf16.get("supported") else "bf16 was not used (not supported on this CPU/build)")
+    levers = r.get("levers", {})
+    if levers:
+        def lever_text(key: str) -> str:
+            v = levers[key]
+            if "error" in v:
+                return f"no lever ({v['error']})"
+            rates = ", ".join(f"{k} {x:.2f}×" for k, x in v["speedup"].items() if k != "fp32")
+            return f"{' + '.join(v['use']) or 'neither'} (steps/s against fp32 NCHW: {rates})"
+        lever_note = (f"the levers bf16 autocast and channels_last were chosen per architecture by a 20-step "
+                      f"steps/s trial on training images, kept only above 1.1×: 3a {lever_text('same_arch')}; "
+                      f"3b {lever_text('recipe_arch')}")
+    else:  # an older run that only tried bf16
+        bf16 = r.get("bf16", {})
+        lever_note = (f"bf16 autocast was {'used' if bf16.get('use') else 'not used'} (measured speed-up "
+                      f"{bf16.get('speedup', float('nan')):.2f}× on the reference-size CNN; used only above 1.1×)")
+    comp = r.get("compile")
+    if comp and "error" not in comp:
+        lever_note += (f". `torch.compile` (inductor, measured on the recipe CNN{' in bf16' if comp['bf16'] else ''}"
+                       f", not used): {comp['speedup']:.2f}× steps/s once compiled, but its first step took "
+                       f"{comp['first_step_s']:.1f} s against {comp['eager_first_step_s']:.2f} s eager")
+    elif comp:
+        lever_note += f". `torch.compile` failed here: {comp['error']}"
     out = [
         f"- 1, 2: `train_recipe` with the bundled recipe unchanged{' except the quick-run limits' if r['quick'] else ''}"
         f"; error = 100·(1 − test accuracy) on the official test images ({r['test_rows']:,}), scored once after training "
@@ -365,7 +471,7 @@ def notes(r: dict[str, Any]) -> list[str]:
         "else each side does per epoch (neuralab's checkpoint writes included). Reference: plain PyTorch, conv "
         "32-64 3×3 + BN + ReLU + max-pool, FC 128, AdamW lr 1e-3, batch 128, float images / 255, "
         f"all {r['train_rows']:,} training rows. "
-        f"neuralab: `mnist-cnn` with `{' '.join(FAST)}` (fixed in advance); {bf16_text}; 3a also sets "
+        f"neuralab: `mnist-cnn` with `{' '.join(FAST)}` (fixed in advance); {lever_note}; 3a also sets "
         f"`{' '.join(SAME_ARCH)}` (the reference's architecture), 3b keeps the recipe's conv 32-32-64-64.",
         "- 4: both sides build the same `neuralab.models.CNN` (recipe options, seed 0) and AdamW with the recipe's "
         "lr and weight decay, use cross-entropy with the recipe's label smoothing, no schedule and no augmentation, "
@@ -384,7 +490,14 @@ def main(argv: list[str] | None = None) -> None:
                         help="seeds for 1 (default 3) and 2 (default 1: seed 0 only)")
     parser.add_argument("--runs", type=Path, default=None, help="where run directories go (default runs/bench-images-*)")
     parser.add_argument("--out", type=Path, default=Path(__file__).with_name("images.json"))
+    parser.add_argument("--parts", nargs="+", choices=PARTS, default=None,
+                        help="run only these parts and merge them into --out (default: all, file rewritten)")
+    parser.add_argument("--report", action="store_true", help="print the Markdown section from --out and exit")
     args = parser.parse_args(argv)
+    if args.report:
+        print(report(json.loads(args.out.read_text())))
+        return
+    parts = tuple(args.parts or PARTS)
     tmp = tempfile.TemporaryDirectory(prefix="neuralab-bench-images-")
     runs = args.runs or (Path(tmp.name) / "runs" if args.quick else
                          Path("runs") / f"bench-images-{datetime.now():%Y%m%d-%H%M%S}")
@@ -398,32 +511,43 @@ def main(argv: list[str] | None = None) -> None:
     reps = 2 if args.quick else 3
     res = Results(args.out, {"quick": args.quick, "target": target, "max_epochs": 2 if args.quick else MAX_EPOCHS,
                              "reps": reps,
-                             "machine": machine()})
+                             "machine": machine()}, merge_parts=tuple(args.parts or ()) if not args.quick else ())
 
     # 3 and 4 first: they are the short ones, and the ones most sensitive to the load of a long run.
-    raw = raw_tensors(data_dir)
     fast_extra = [f"data.data_dir={data_dir}"] if data_dir else []
-    res.data.update(train_rows=len(raw["train"][0]), test_rows=len(raw["test"][0]))
-    res.add("bf16", bf16_speedup(*raw["train"], steps=3 if args.quick else 20))
-    levers = [*FAST, *fast_extra, *(["trainer.epochs=2"] if args.quick else [])]
-    levers += ["trainer.precision=bf16"] if res.data["bf16"]["use"] else []
-    test = prepare_data(load_recipe("mnist-cnn", levers)).splits["test"]
-    res.add("reference", {"records": (recs := reference_time_to_accuracy(raw["train"], raw["test"], target,
-                                                                         2 if args.quick else MAX_EPOCHS)),
-                          "reached": reached(recs, target)})
-    res.add("neuralab_same_arch", neuralab_time_to_accuracy([*levers, *SAME_ARCH], test, target, runs / "tta-same"))
-    res.add("neuralab_recipe_arch", neuralab_time_to_accuracy(levers, test, target, runs / "tta-recipe"))
+    split = load_dataset("mnist", data_dir=data_dir).predefined_split
+    res.data.update(train_rows=len(split.train), test_rows=len(split.test))
+    if "timing" in parts:
+        raw = raw_tensors(data_dir)
+        steps = 3 if args.quick else 20
+        options = {"same_arch": load_recipe("mnist-cnn", SAME_ARCH).model.options,
+                   "recipe_arch": load_recipe("mnist-cnn").model.options}
+        res.add("levers", {k: speed_levers(*raw["train"], steps, o) for k, o in options.items()})
+        base = [*FAST, *fast_extra, *(["trainer.epochs=2"] if args.quick else [])]
+        chosen = {k: [*base, *(LEVER_OVERRIDES[lever] for lever in v["use"])] for k, v in res.data["levers"].items()}
+        res.add("compile", compile_trial(*raw["train"], steps, options["recipe_arch"],
+                                         bf16="bf16" in res.data["levers"]["recipe_arch"]["use"]))
+        test = prepare_data(load_recipe("mnist-cnn", base)).splits["test"]
+        res.add("reference", {"records": (recs := reference_time_to_accuracy(raw["train"], raw["test"], target,
+                                                                             2 if args.quick else MAX_EPOCHS)),
+                              "reached": reached(recs, target)})
+        res.add("neuralab_same_arch",
+                neuralab_time_to_accuracy([*chosen["same_arch"], *SAME_ARCH], test, target, runs / "tta-same"))
+        res.add("neuralab_recipe_arch",
+                neuralab_time_to_accuracy(chosen["recipe_arch"], test, target, runs / "tta-recipe"))
+        del raw, test
 
-    recipe = load_recipe("mnist-cnn", fast_extra)
-    data = prepare_data(recipe)
-    x, y = data.splits["train"]
-    rows = (3 if args.quick else 100) * THROUGHPUT_BATCH  # 100 steps: the ratio, not the epoch, is the point
-    res.add("throughput", throughput(resolve(recipe, data), x[:rows], y[:rows], reps))
-    del data, x, y, raw
+    if "throughput" in parts:
+        recipe = load_recipe("mnist-cnn", fast_extra)
+        data = prepare_data(recipe)
+        x, y = data.splits["train"]
+        rows = (3 if args.quick else 100) * THROUGHPUT_BATCH  # 100 steps: the ratio, not the epoch, is the point
+        res.add("throughput", throughput(resolve(recipe, data), x[:rows], y[:rows], reps))
+        del data, x, y
 
-    for seed in range(mlp_seeds):
+    for seed in range(mlp_seeds if "mlp" in parts else 0):
         res.append("mlp", recipe_error("mnist-mlp", seed, extra, runs))
-    for seed in range(cnn_seeds):
+    for seed in range(cnn_seeds if "cnn" in parts else 0):
         res.append("cnn", recipe_error("mnist-cnn", seed, extra, runs))
     res.finish()
     print()
