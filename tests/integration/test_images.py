@@ -81,6 +81,18 @@ def test_predict_reads_digit_images_of_any_size_and_polarity(tmp_path, idx_folde
         assert main(["predict", str(out), str(tmp_path / bad)]) == 2
         err = capsys.readouterr().err
         assert message in err and len(err.strip().splitlines()) == 1
+    # One bad file among good ones loses nothing: the good one is predicted, the bad one gets its error in its row.
+    paths = [str(tmp_path / name) for name in ("a.png", "notes.txt", "missing.png")]
+    assert main(["predict", str(out), *paths, "--output", str(tmp_path / "p.csv")]) == 0
+    assert "2 of 3 images could not be read" in capsys.readouterr().err
+    rows = (tmp_path / "p.csv").read_text().splitlines()
+    assert rows[0].split(",")[:3] == ["image", "prediction", "p_0"] and rows[0].endswith(",error")
+    good, unreadable, missing = (r.split(",") for r in rows[1:])
+    assert good[1] != "" and abs(sum(map(float, good[2:-1])) - 1) < 1e-3 and good[-1] == ""
+    assert unreadable[1] == "" and "not a readable image" in unreadable[-1]
+    assert "no such image file" in missing[-1]
+    assert main(["predict", str(out), paths[1], paths[2]]) == 2
+    assert "and 1 more unreadable file)" in capsys.readouterr().err
 
 
 def test_filters_command_writes_a_figure(tmp_path, capsys):

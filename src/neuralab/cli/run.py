@@ -139,7 +139,7 @@ def predict(
     if model.task == "reconstruction":
         _predict_codes(model, inputs, images, output)
     elif images:
-        _predict_images(model, inputs)
+        _predict_images(model, inputs, output)
     else:
         _predict_table(model, inputs, output)
 
@@ -200,20 +200,46 @@ def _write_csv(path: Path, header: list[str], rows: list[list[str]]) -> None:
     console.print(f"wrote {len(rows)} rows to {escape(str(path))}")
 
 
-def _predict_images(model: Any, paths: list[str]) -> None:
-    """Digit images of any size or colours, prepared as MNIST was (crop, 20x20 box in 28x28, centred by mass)."""
-    from neuralab.data.digit_images import load_digit_images
+def _predict_images(model: Any, paths: list[str], output: Path | None) -> None:
+    """Digit images of any size or colours, prepared as MNIST was (crop, 20x20 box in 28x28, centred by mass).
 
-    proba = model.predict_proba(load_digit_images(paths))
-    table = Table(box=None)
-    table.add_column("image", overflow="fold")
-    table.add_column("class")
-    table.add_column("top 3", no_wrap=True)
-    for path, p in zip(paths, proba):
-        top = np.argsort(p)[::-1][:3]
-        table.add_row(escape(path), escape(str(model.classes[top[0]])),
-                      "  ".join(f"{model.classes[i]}: {p[i]:.1%}" for i in top))
-    console.print(table)
+    An unreadable file gets its error in its own row and the others are still predicted; only when no file can be
+    read does the command fail.
+    """
+    from neuralab.data.digit_images import load_digit_images
+    from neuralab.errors import DataError
+
+    images, errors = {}, {}
+    for path in paths:
+        try:
+            images[path] = load_digit_images([path])
+        except DataError as err:
+            errors[path] = str(err)
+    if not images:
+        n = len(errors) - 1
+        more = f" (and {n} more unreadable file{'s' if n > 1 else ''})" if n else ""
+        raise DataError(next(iter(errors.values())) + more)
+    proba = dict(zip(images, model.predict_proba(np.concatenate(list(images.values())))))
+    classes = [str(c) for c in model.classes]
+    if output is not None:
+        rows = [[path, "", *([""] * len(classes)), errors[path]] if path in errors else
+                [path, classes[int(np.argmax(proba[path]))], *(f"{v:.4f}" for v in proba[path]), ""] for path in paths]
+        _write_csv(output, ["image", "prediction", *(f"p_{c}" for c in classes), "error"], rows)
+    else:
+        table = Table(box=None)
+        table.add_column("image", overflow="fold")
+        table.add_column("class")
+        table.add_column("top 3", overflow="fold")
+        for path in paths:
+            if path in errors:  # the row names the file: the message need not repeat it
+                table.add_row(escape(path), "-", f"[red]{escape(errors[path].removeprefix(f'{path}: '))}[/]")
+                continue
+            p = proba[path]
+            top = np.argsort(p)[::-1][:3]
+            table.add_row(escape(path), escape(classes[top[0]]), "  ".join(f"{classes[i]}: {p[i]:.1%}" for i in top))
+        console.print(table)
+    if errors:
+        err_console.print(f"{len(errors)} of {len(paths)} images could not be read (see their rows)")
 
 
 def _predict_table(model: Any, inputs: list[str], output: Path | None) -> None:
