@@ -7,7 +7,7 @@ import pytest
 import neuralab
 from neuralab.cli.main import main
 
-COMMANDS = ["recipes", "train", "evaluate", "predict", "report"]
+COMMANDS = ["recipes", "train", "cv", "evaluate", "predict", "report"]
 
 
 def run_cli(capsys, *args):
@@ -69,6 +69,7 @@ def test_evaluate_predict_and_report_on_a_run(capsys, digits_run, tmp_path):
     (["train", "no-such-recipe"], "no recipe or file named 'no-such-recipe'"),
     (["evaluate", "/no/such/run"], "is not a finished run"),
     (["train", "digits-mlp", "--device", "tpu"], "auto, cpu, cuda"),
+    (["cv", "airline-lstm", "-k", "3"], "cross-validation is not for forecasting recipes"),
 ])
 def test_user_errors_are_one_line_with_exit_code_2(capsys, args, message):
     code, _, err = run_cli(capsys, *args)
@@ -90,3 +91,20 @@ def test_debug_flag_shows_the_traceback():
     assert proc.returncode != 0 and "Traceback" in proc.stderr and "ConfigError" in proc.stderr
     proc = subprocess.run([sys.executable, "-m", "neuralab.cli.main", "train", "nope"], capture_output=True, text=True)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
+
+
+def test_cv_runs_one_fold_per_validation_part_and_summarises_them(capsys, tmp_path):
+    import json
+
+    code, out, _ = run_cli(capsys, "cv", "digits-mlp", "-k", "3", "--set", "trainer.epochs=3", "--quiet",
+                           "--out", str(tmp_path / "cv"))
+    assert code == 0 and "95% interval of the mean" in out
+    result = json.loads((tmp_path / "cv" / "cv.json").read_text())
+    assert [f["fold"] for f in result["folds"]] == [0, 1, 2]
+    accuracy = [f["val"]["accuracy"] for f in result["folds"]]
+    summary = result["summary"]["accuracy"]
+    assert summary["mean"] == pytest.approx(np.mean(accuracy))
+    assert summary["low"] < summary["mean"] < summary["high"]
+    assert all((tmp_path / "cv" / f"fold-{i}" / "model.safetensors").is_file() for i in range(3))
+    configs = [(tmp_path / "cv" / f"fold-{i}" / "config.yaml").read_text() for i in range(3)]
+    assert all(f"fold: {i}" in c and "folds: 3" in c for i, c in enumerate(configs))

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from neuralab.data.splits import Split, kfold, split_indices
+from neuralab.data.splits import Split, cv_fold, kfold, split_indices
 from neuralab.errors import DataError
 
 
@@ -208,3 +208,34 @@ def test_kfold_bad_arguments(args: tuple[int, int], kwargs: dict[str, object], m
         return
     with pytest.raises(DataError, match=match):
         kfold(*args, **kwargs)  # type: ignore[arg-type]
+
+
+def test_cv_folds_partition_train_and_val_and_leave_test_alone():
+    base = split_indices(100, val=0.1, test=0.2, seed=0)
+    pool = np.sort(np.concatenate([base.train, base.val]))
+    vals = []
+    for fold in range(4):
+        s = cv_fold(base, 4, fold, seed=3)
+        np.testing.assert_array_equal(s.test, base.test)
+        np.testing.assert_array_equal(np.sort(np.concatenate([s.train, s.val])), pool)
+        assert not set(s.train) & set(s.val)
+        vals.append(s.val)
+    np.testing.assert_array_equal(np.sort(np.concatenate(vals)), pool)  # each pooled sample validated once
+    np.testing.assert_array_equal(cv_fold(base, 4, 1, seed=3).val, vals[1])  # the same seed deals the same folds
+
+
+def test_cv_folds_are_stratified_and_keep_groups_whole():
+    y = np.repeat([0, 1], [80, 20])
+    base = Split(np.arange(100), np.array([], dtype=np.int64), np.array([], dtype=np.int64))
+    for fold in range(5):
+        assert np.bincount(y[cv_fold(base, 5, fold, y=y).val]).tolist() == [16, 4]
+    groups = np.arange(100) // 4
+    for fold in range(5):
+        s = cv_fold(base, 5, fold, groups=groups)
+        assert not set(groups[s.train]) & set(groups[s.val])
+
+
+def test_cv_fold_out_of_range_is_refused():
+    base = split_indices(20, val=0.1, test=0.1)
+    with pytest.raises(DataError, match="fold must be in 0..2 for k=3 folds; got 3"):
+        cv_fold(base, 3, 3)

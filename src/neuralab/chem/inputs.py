@@ -19,11 +19,11 @@ from torch.utils.data import Dataset
 from neuralab.chem.datasets import load_esol, load_molecule_csv, load_solubility
 from neuralab.chem.featurize import FeaturizerConfig, featurize
 from neuralab.chem.graphs import ATOM_FDIM, BOND_FDIM, collate_graphs, mol_to_graph
-from neuralab.chem.splits import duplicate_groups, scaffold_split
+from neuralab.chem.splits import duplicate_groups, scaffold_split, scaffolds
 from neuralab.data.prepared import PreparedData
 from neuralab.data.registry import search_dirs
 from neuralab.data.scaling import make_scaler
-from neuralab.data.splits import Split, split_indices
+from neuralab.data.splits import Split, cv_fold, split_indices
 from neuralab.errors import DataError
 
 __all__ = ["MoleculeInputs", "GraphSplit", "prepare_molecules", "tanimoto_max"]
@@ -193,6 +193,10 @@ def prepare_molecules(recipe: Any) -> PreparedData:
     smiles = [ds.smiles[i] for i in idx_keep]
     y = np.asarray(ds.y, dtype=np.float32)[idx_keep]
     split = _split(ds, mols, smiles, cfg, recipe.trainer.seed)
+    if cfg.folds is not None:  # cross-validation: folds never split a molecule's duplicates (or a scaffold)
+        groups = np.unique(scaffolds(mols), return_inverse=True)[1] if cfg.split == "scaffold" \
+            else duplicate_groups(smiles)
+        split = cv_fold(split, cfg.folds, cfg.fold, seed=recipe.trainer.seed, groups=groups)
     if ds.predefined_split is not None:
         ds.predefined_split = ds.predefined_split[idx_keep]
     inputs = MoleculeInputs.from_recipe(recipe).fit([mols[i] for i in split.train])

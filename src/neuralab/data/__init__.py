@@ -18,7 +18,7 @@ from neuralab.data.registry import (
     sha256_file,
 )
 from neuralab.data.scaling import SCALERS, IdentityScaler, MinMaxScaler, RobustScaler, Standardizer, make_scaler
-from neuralab.data.splits import Split, kfold, split_indices
+from neuralab.data.splits import Split, cv_fold, kfold, split_indices
 from neuralab.data.transforms import Augment, elastic, normalize, random_rotation, random_shift, to_float
 
 __all__ = [
@@ -50,6 +50,7 @@ __all__ = [
     "Standardizer",
     "dataset_info",
     "fetch",
+    "cv_fold",
     "kfold",
     "list_datasets",
     "load_dataset",

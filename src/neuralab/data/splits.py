@@ -20,7 +20,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from neuralab.errors import DataError, did_you_mean
 
-__all__ = ["Split", "kfold", "split_indices"]
+__all__ = ["Split", "cv_fold", "kfold", "split_indices"]
 
 SplitMethod = Literal["random", "stratified", "group"]
 _METHODS = ("random", "stratified", "group")
@@ -221,3 +221,31 @@ def _check_seed(seed: int) -> int:
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
         raise DataError(f"seed must be a non-negative int; got {seed!r}")
     return int(seed) % 2**32
+
+
+def cv_fold(split: Split, k: int, fold: int, *, seed: int = 0, y: ArrayLike | None = None,
+            groups: ArrayLike | None = None) -> Split:
+    """Fold ``fold`` of ``k``-fold cross-validation over a split's training and validation parts; test untouched.
+
+    Parameters
+    ----------
+    split : Split
+        The usual split; its ``train`` and ``val`` indices are pooled and re-divided, its ``test`` is kept as is.
+    k, fold : int
+        Number of folds, and which one (0-based) becomes the validation part.
+    seed : int, default 0
+        Seed of the fold assignment (the same for every fold of one cross-validation).
+    y, groups : array-like over *all* samples, optional
+        Class labels (stratified folds) and group labels (a group never split), indexed like the data set.
+
+    Returns
+    -------
+    Split
+        Training part: the other ``k - 1`` folds; validation part: fold ``fold``; test: ``split.test``.
+    """
+    if not 0 <= fold < k:
+        raise DataError(f"fold must be in 0..{k - 1} for k={k} folds; got {fold}")
+    pool = np.sort(np.concatenate([split.train, split.val])).astype(np.int64)
+    pick = (lambda a: None if a is None else np.asarray(a)[pool])  # noqa: E731
+    train, val = kfold(len(pool), k, seed=seed, y=pick(y), groups=pick(groups))[fold]
+    return Split(pool[train], pool[val], split.test)

@@ -73,6 +73,10 @@ class DataConfig(StrictModel):
     features: FeaturesConfig | None = None
     augment: AugmentConfig | None = None
     data_dir: str | None = None
+    # Cross-validation (`neuralab cv`): the training and validation parts are pooled into ``folds`` folds and
+    # fold ``fold`` is the validation part; the test part is never touched.
+    folds: int | None = Field(None, ge=2)
+    fold: int = Field(0, ge=0)
     # Series (forecasting): the date column, the look-back window, the forecast horizon, how to fill gaps.
     date_column: str | None = None
     window: int = Field(24, ge=1)

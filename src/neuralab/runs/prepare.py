@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from neuralab.data import load_dataset, make_scaler, split_indices
+from neuralab.data import cv_fold, load_dataset, make_scaler, split_indices
 from neuralab.data.prepared import ImageInputs, PreparedData, TabularInputs
 from neuralab.errors import DataError
 from neuralab.models import MODELS
@@ -33,6 +33,9 @@ def _is_molecular(recipe: Recipe) -> bool:
 def prepare_data(recipe: Recipe) -> PreparedData:
     """Load, split and transform the recipe's data; pipelines and scalers are fitted on the training part only."""
     if recipe.task in SEQUENCE_TASKS:
+        if recipe.data.folds is not None:
+            raise DataError(f"data.folds: cross-validation is not for {recipe.task} recipes, whose splits follow "
+                            "time or text order; use a classification or regression recipe")
         from neuralab.runs.sequences import prepare_sequences
 
         return prepare_sequences(recipe)
@@ -64,6 +67,9 @@ def _prepare_table(recipe: Recipe) -> PreparedData:
     if ds.y is None and task != "reconstruction":
         raise DataError(f"data set {cfg.name!r} has no targets; a {task} recipe needs them")
     split = _table_split(ds, cfg, recipe.trainer.seed)
+    if cfg.folds is not None:  # cross-validation: stratified folds for labelled classes
+        split = cv_fold(split, cfg.folds, cfg.fold, seed=recipe.trainer.seed,
+                        y=ds.y if task == "classification" else None)
     images = cfg.scaling == "pixels"
     inputs = ImageInputs() if images else TabularInputs(cfg.scaling)
     inputs.fit(ds.x[split.train])
