@@ -10,6 +10,7 @@ import pickle
 
 import numpy as np
 import pytest
+import torch
 from sklearn.base import clone
 from sklearn.datasets import load_digits
 from sklearn.exceptions import NotFittedError
@@ -82,6 +83,9 @@ def test_several_channels_with_an_explicit_shape():
     (np.zeros((10, 64)), {"image_shape": (7, 7)}, r"image_shape \(1, 7, 7\) has 49 pixels but X has 64"),
     (np.zeros((10, 64)), {"image_shape": (8,)}, "image_shape must be"),
     (np.zeros((10, 4)), {"conv_channels": (4, 4, 4)}, "shrinks below 1×1"),
+    (np.zeros((10, 64)), {"conv_channels": (2.7,)}, "conv_channels must be positive ints"),
+    (np.zeros((10, 8, 8)), {"image_shape": (4, 16)}, r"contradicts the shape of the images in X, \(1, 8, 8\)"),
+    (np.zeros((10, 8, 8, 3)), {}, "looks channels-last"),
 ])
 def test_bad_layouts_are_refused_with_the_reason(x, params, match):
     y = np.arange(10) % 2
@@ -93,7 +97,10 @@ def test_predict_checks_fitted_and_pixel_count(fitted):
     with pytest.raises(NotFittedError):
         CNNClassifier().predict(np.zeros((2, 64)))
     with pytest.raises(ValueError, match="49 features"):
-        fitted.predict(np.zeros((2, 7, 7)))
+        fitted.predict(np.zeros((2, 49)))
+    with pytest.raises(ValueError, match=r"images of shape \(1, 4, 16\).*fitted on \(1, 8, 8\)"):
+        fitted.predict(np.zeros((2, 4, 16)))  # the same 64 pixels, but not the fitted layout
+    assert fitted.predict(torch.zeros(2, 8, 8, requires_grad=True)).shape == (2,)
 
 
 def test_same_seed_same_predictions_and_clone_pickle_grid_search(digits, fitted):

@@ -254,6 +254,13 @@ def test_channels_last_trains_the_same_model_in_nhwc(tmp_path):
     assert torch.allclose(plain(x), nhwc(x), atol=1e-5)
 
 
+def test_channels_last_leaves_non_2d_convolutions_alone():
+    model = nn.Sequential(nn.Conv3d(1, 2, 3), nn.Flatten(), nn.Linear(2 * 4 * 4 * 4, 2))
+    x, y = torch.randn(8, 1, 6, 6, 6), torch.randint(0, 2, (8,))
+    state = fit(model, (x, y), TrainerConfig(epochs=1, batch_size=4, channels_last=True), loss="cross_entropy")
+    assert len(state.history) == 1 and model[0].weight.is_contiguous()
+
+
 def test_regularisation_options_are_applied():
     x, y = _blobs()
     model = _model()

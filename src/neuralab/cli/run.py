@@ -284,7 +284,8 @@ def _predict_images(model: Any, paths: list[str], output: Path | None) -> None:
             table.add_row(escape(path), escape(classes[top[0]]), "  ".join(f"{classes[i]}: {p[i]:.1%}" for i in top))
         console.print(table)
     if errors:
-        err_console.print(f"{len(errors)} of {len(paths)} images could not be read (see their rows)")
+        failed = sum(path in errors for path in paths)  # a path given twice has two rows
+        err_console.print(f"{failed} of {len(paths)} images could not be read (see their rows)")
 
 
 def _predict_table(model: Any, inputs: list[str], output: Path | None) -> None:

@@ -66,13 +66,13 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
     pool_every : int, default 1
         Convolutions between pools.
     batch_norm : bool, default True
-        Batch normalisation after each convolution and hidden linear layer.
+        Batch normalisation of each convolution's output, before the activation (the dense head has none).
     conv_dropout : float, default 0.0
-        Channel dropout after each pool.
+        Channel dropout (whole feature maps) after each convolution's activation.
     hidden_sizes : sequence of int or int, default (128,)
         Fully connected layers after the convolutions.
     dropout : float, default 0.0
-        Dropout before each fully connected layer.
+        Dropout in the fully connected hidden layers.
     activation : str, default "relu"
         A key of :data:`neuralab.nn.ACTIVATIONS`.
     optimizer : str, default "adamw"
@@ -172,7 +172,10 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         if len(classes) < 2:
             raise ValueError(f"CNNClassifier needs at least 2 classes in y; got 1 class: {classes.tolist()[0]!r}")
         shape = _image_shape(self.image_shape, given_shape, X.shape[1])
-        channels = [int(c) for c in np.asarray(self.conv_channels).reshape(-1)]
+        raw_channels = np.asarray(self.conv_channels).reshape(-1)
+        if not len(raw_channels) or not all(float(c).is_integer() and c >= 1 for c in raw_channels):
+            raise ValueError(f"conv_channels must be positive ints, e.g. (32, 64); got {self.conv_channels!r}")
+        channels = [int(c) for c in raw_channels]
         mean, scale = float(X.mean()), float(X.std()) or 1.0
 
         def build(n_features: int, n_out: int) -> nn.Module:
@@ -205,7 +208,10 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
             When the images have a different number of pixels than in ``fit``.
         """
         check_is_fitted(self)
-        X, _ = _flatten_images(X)
+        X, given_shape = _flatten_images(X)
+        if given_shape is not None and given_shape != self.image_shape_:
+            raise ValueError(f"images of shape {given_shape} (channels, height, width), but the model was fitted on "
+                             f"{self.image_shape_}")
         X = validate_data(self, X, dtype=np.float32, reset=False)
         return predict_proba_network(self.model_, X, self.batch_size)
 
@@ -215,21 +221,30 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         return self.classes_[np.argmax(proba, axis=1)]
 
 
-def _flatten_images(X: Any) -> tuple[Any, tuple[int, ...] | None]:
-    """3-D (N, H, W) or 4-D (N, C, H, W) arrays flattened to rows, with the shape they had; anything else as is."""
-    if isinstance(X, (np.ndarray, torch.Tensor)) and X.ndim in (3, 4):
-        shape = tuple(int(s) for s in X.shape[1:])
-        return np.asarray(X).reshape(len(X), -1), (1, *shape) if len(shape) == 2 else shape
-    return X, None
+def _flatten_images(X: Any) -> tuple[Any, tuple[int, int, int] | None]:
+    """3-D (N, H, W) or 4-D (N, C, H, W) arrays flattened to rows, with their (C, H, W); anything else as is."""
+    if isinstance(X, torch.Tensor):
+        X = X.detach().cpu().numpy()
+    if not isinstance(X, np.ndarray) or X.ndim not in (3, 4):
+        return X, None
+    shape = tuple(int(s) for s in X.shape[1:])
+    if len(shape) == 3 and shape[2] in (1, 3, 4) and shape[0] not in (1, 3, 4):
+        raise ValueError(f"X of shape {X.shape} looks channels-last (n, height, width, channels); CNNClassifier "
+                         f"takes (n, channels, height, width): pass X.transpose(0, 3, 1, 2)")
+    return X.reshape(len(X), -1), (1, *shape) if len(shape) == 2 else shape  # type: ignore[return-value]
 
 
 def _image_shape(param: Sequence[int] | None, given: tuple[int, ...] | None, n_features: int) -> tuple[int, int, int]:
     """(C, H, W) from the parameter, else the array's shape, else one square channel; checked against the rows."""
     if param is not None:
-        dims = tuple(int(s) for s in np.asarray(param).reshape(-1))
-        if len(dims) not in (2, 3) or min(dims) < 1:
-            raise ValueError(f"image_shape must be (height, width) or (channels, height, width); got {param!r}")
+        values = np.asarray(param).reshape(-1)
+        if len(values) not in (2, 3) or not all(float(v).is_integer() and v >= 1 for v in values):
+            raise ValueError(f"image_shape must be (height, width) or (channels, height, width) of positive ints; "
+                             f"got {param!r}")
+        dims = tuple(int(v) for v in values)
         shape = (1, *dims) if len(dims) == 2 else dims
+        if given is not None and given != shape:
+            raise ValueError(f"image_shape {shape} contradicts the shape of the images in X, {given}")
     elif given is not None:
         shape = given
     else:

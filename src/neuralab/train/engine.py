@@ -189,7 +189,9 @@ def fit(
     generator = seed_everything(config.seed)
     model.to(device)
     if config.channels_last:  # NHWC convolutions: often faster with oneDNN on CPU and tensor cores on GPU
-        model.to(memory_format=torch.channels_last)
+        for module in model.modules():  # 2-D convolutions only: channels_last is a 4-D layout (Conv3d has 5-D)
+            if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):
+                module.to(memory_format=torch.channels_last)
     optimizers = _build_optimizers(model, optimizer)
     train_loader = _Batches(data.train, config.batch_size, device, generator, shuffle=config.shuffle,
                             drop_last=config.drop_last, num_workers=config.num_workers)
