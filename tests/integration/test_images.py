@@ -114,3 +114,23 @@ def test_cnn_run_report_shows_the_teaching_figures(tmp_path):
     files = [f["file"] for f in json.loads((out / "figures.json").read_text())]
     assert files == ["confusion.png", "filters.png", "feature_maps.png", "mistakes.png"]
     assert (out / "report.html").read_text().count("data:image/png;base64,") >= 6
+
+
+def test_autoencoder_predict_scores_readable_images_and_reports_the_rest(tmp_path, idx_folder, capsys):
+    from PIL import Image
+
+    out = tmp_path / "ae"
+    assert main(["train", "mnist-ae", "--data-dir", str(idx_folder), *TINY, "--set", "model.hidden_sizes=[16]",
+                 "--set", "model.latent_dim=2", "--set", "scheduler.warmup_epochs=0", "--out", str(out)]) == 0
+    bar = np.zeros((28, 28), dtype=np.uint8)
+    bar[10:12, 4:24] = 255
+    Image.fromarray(bar).save(tmp_path / "bar.png")
+    (tmp_path / "notes.txt").write_text("not an image")
+    paths = [str(tmp_path / "bar.png"), str(tmp_path / "notes.txt")]
+    capsys.readouterr()
+    assert main(["predict", str(out), *paths, "--output", str(tmp_path / "codes.csv")]) == 0
+    assert "1 of 2 images could not be read" in capsys.readouterr().err
+    header, good, bad = (tmp_path / "codes.csv").read_text().splitlines()
+    assert header == "input,anomaly_score,z0,z1,error"
+    assert float(good.split(",")[1]) > 0 and good.endswith(",")
+    assert "not a readable image" in bad

@@ -77,7 +77,7 @@ def test_cli_predict_prints_scores_and_sample_writes_a_grid(ae_run, vae_run, tmp
     np.save(tmp_path / "x.npy", load_digits().data[:3].astype(np.float32))
     assert main(["predict", str(ae_run.path), str(tmp_path / "x.npy"), "--output", str(tmp_path / "codes.csv")]) == 0
     lines = (tmp_path / "codes.csv").read_text().splitlines()
-    assert lines[0] == "input,anomaly_score,z0,z1" and len(lines) == 4
+    assert lines[0] == "input,anomaly_score,z0,z1,error" and len(lines) == 4
     assert main(["sample", str(vae_run.path), "-n", "9", "--output", str(tmp_path / "s.png")]) == 0
     assert (tmp_path / "s.png").stat().st_size > 0
     capsys.readouterr()

@@ -212,26 +212,35 @@ def _predict_forecast(model: Any, history_file: Path | None, output: Path | None
 
 def _predict_codes(model: Any, inputs: list[str], images: bool, output: Path | None) -> None:
     """An autoencoder's anomaly score and code for each input (images or feature files)."""
-    if images:
-        from neuralab.data.digit_images import load_digit_images
-
-        x, names = load_digit_images(inputs), inputs
+    errors: dict[str, str] = {}
+    if images:  # an unreadable image gets its error in its row; the others are still scored
+        read, errors = _read_digit_images(inputs)
+        names = [p for p in inputs if p not in errors]
+        x = np.concatenate([read[p] for p in names])
     else:
         from neuralab.runs import read_features
 
         x = np.concatenate([read_features(p) for p in inputs])
         names = [str(i) for i in range(len(x))]
     scores, codes = model.anomaly_score(x), model.transform(x)
-    header = ["input", "anomaly_score", *(f"z{j}" for j in range(codes.shape[1]))]
-    rows = [[name, f"{s:.3f}", *(f"{v:.4f}" for v in code)] for name, s, code in zip(names, scores, codes)]
+    results = {name: (s, code) for name, s, code in zip(names, scores, codes)}
+    order = inputs if images else names
     if output is not None:
+        header = ["input", "anomaly_score", *(f"z{j}" for j in range(codes.shape[1])), "error"]
+        rows = [[name, "", *([""] * codes.shape[1]), errors[name]] if name in errors else
+                [name, f"{results[name][0]:.3f}", *(f"{v:.4f}" for v in results[name][1]), ""] for name in order]
         _write_csv(output, header, rows)
-        return
-    table = Table("input", "anomaly score (nats)", "code", box=None)
-    for name, s, code in zip(names, scores, codes):
-        shown = " ".join(f"{v:+.2f}" for v in code[:6]) + (" ..." if len(code) > 6 else "")
-        table.add_row(escape(name), f"{s:.2f}", shown)
-    console.print(table)
+    else:
+        table = Table("input", "anomaly score (nats)", "code", box=None)
+        for name in order:
+            if name in errors:
+                table.add_row(escape(name), "-", f"[red]{escape(errors[name].removeprefix(f'{name}: '))}[/]")
+                continue
+            s, code = results[name]
+            shown = " ".join(f"{v:+.2f}" for v in code[:6]) + (" ..." if len(code) > 6 else "")
+            table.add_row(escape(name), f"{s:.2f}", shown)
+        console.print(table)
+    _report_unreadable(order, errors)
 
 
 def _write_csv(path: Path, header: list[str], rows: list[list[str]]) -> None:
@@ -245,12 +254,8 @@ def _write_csv(path: Path, header: list[str], rows: list[list[str]]) -> None:
     console.print(f"wrote {len(rows)} rows to {escape(str(path))}")
 
 
-def _predict_images(model: Any, paths: list[str], output: Path | None) -> None:
-    """Digit images of any size or colours, prepared as MNIST was (crop, 20x20 box in 28x28, centred by mass).
-
-    An unreadable file gets its error in its own row and the others are still predicted; only when no file can be
-    read does the command fail.
-    """
+def _read_digit_images(paths: list[str]) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """Each readable path's MNIST-shaped image, and each unreadable path's error; fails only if none is readable."""
     from neuralab.data.digit_images import load_digit_images
     from neuralab.errors import DataError
 
@@ -264,6 +269,22 @@ def _predict_images(model: Any, paths: list[str], output: Path | None) -> None:
         n = len(errors) - 1
         more = f" (and {n} more unreadable file{'s' if n > 1 else ''})" if n else ""
         raise DataError(next(iter(errors.values())) + more)
+    return images, errors
+
+
+def _report_unreadable(paths: list[str], errors: dict[str, str]) -> None:
+    if errors:
+        failed = sum(path in errors for path in paths)  # a path given twice has two rows
+        err_console.print(f"{failed} of {len(paths)} images could not be read (see their rows)")
+
+
+def _predict_images(model: Any, paths: list[str], output: Path | None) -> None:
+    """Digit images of any size or colours, prepared as MNIST was (crop, 20x20 box in 28x28, centred by mass).
+
+    An unreadable file gets its error in its own row and the others are still predicted; only when no file can be
+    read does the command fail.
+    """
+    images, errors = _read_digit_images(paths)
     proba = dict(zip(images, model.predict_proba(np.concatenate(list(images.values())))))
     classes = [str(c) for c in model.classes]
     if output is not None:
@@ -283,9 +304,7 @@ def _predict_images(model: Any, paths: list[str], output: Path | None) -> None:
             top = np.argsort(p)[::-1][:3]
             table.add_row(escape(path), escape(classes[top[0]]), "  ".join(f"{classes[i]}: {p[i]:.1%}" for i in top))
         console.print(table)
-    if errors:
-        failed = sum(path in errors for path in paths)  # a path given twice has two rows
-        err_console.print(f"{failed} of {len(paths)} images could not be read (see their rows)")
+    _report_unreadable(paths, errors)
 
 
 def _predict_table(model: Any, inputs: list[str], output: Path | None) -> None:
