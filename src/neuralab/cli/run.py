@@ -73,7 +73,10 @@ def train(
         overrides.append(f"data.target_column={target_column}")
     if date_column is not None:
         overrides.append(f"data.date_column={date_column}")
-    callbacks = [] if quiet else [ProgressBar(console=err_console)]
+    from neuralab.train.distributed import is_main_process
+
+    main_process = is_main_process()  # under torchrun, only rank 0 shows progress and prints
+    callbacks = [] if quiet or not main_process else [ProgressBar(console=err_console)]
     if resume is not None:
         if overrides:
             raise NeuralabError("--resume continues a run with its own config; drop --set/--seed/--device")
@@ -82,6 +85,8 @@ def train(
         if recipe is None:
             raise NeuralabError("give a recipe name or file (see `neuralab recipes`), or --resume RUN_DIR")
         run = train_recipe(load_recipe(recipe, overrides), out_dir=out, callbacks=callbacks)
+    if not main_process:
+        return
     _print_metrics(run.metrics()["final"])
     console.print(f"run:    {escape(str(run.path))}")
     console.print(f"report: {escape(str(run.path / 'report.html'))}")

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import platform
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from datetime import datetime, timezone
@@ -25,6 +27,7 @@ from neuralab.runs import figures
 from neuralab.runs.prepare import REGRESSION_TASKS, SEQUENCE_TASKS, build_model, prepare_data, resolve
 from neuralab.runs.run import Run, is_file
 from neuralab.train import Callback, Checkpoint, FitData, fit
+from neuralab.train.distributed import is_main_process
 from neuralab.train.seeding import seed_everything
 from neuralab.train.state import atomic_write_text, load_state, save_state
 
@@ -68,6 +71,9 @@ def train_recipe(recipe: Recipe | None = None, *, out_dir: str | Path | None = N
         if is_file(out / "config.yaml"):
             raise NeuralabError(f"{out} already holds a run; choose another --out, or continue it with "
                                 f"--resume {out}")
+    source = out  # where a resumed run's checkpoints are read from
+    if not is_main_process():  # under torchrun only rank 0 writes the run; the others write to a scratch folder
+        out, write_report = Path(tempfile.mkdtemp(prefix=f"neuralab-rank{os.environ.get('RANK')}-")), False
     data = prepare_data(recipe)
     recipe = resolve(recipe, data)
     out.mkdir(parents=True, exist_ok=True)
@@ -77,7 +83,8 @@ def train_recipe(recipe: Recipe | None = None, *, out_dir: str | Path | None = N
     inverse = data.y_scaler.inverse_transform if data.y_scaler is not None else None
     models, histories, states = [], [], []
     for member in range(recipe.ensemble):
-        ckpt_dir = out / "checkpoints" if recipe.ensemble == 1 else out / "checkpoints" / f"member-{member}"
+        member_dir = Path("checkpoints") if recipe.ensemble == 1 else Path("checkpoints") / f"member-{member}"
+        ckpt_dir = out / member_dir
         trainer = recipe.trainer.model_copy(update={"seed": recipe.trainer.seed + member})
         seed_everything(trainer.seed)  # the model's initial weights depend on the seed too
         model = build_model(recipe)
@@ -86,12 +93,13 @@ def train_recipe(recipe: Recipe | None = None, *, out_dir: str | Path | None = N
         if recipe.model.init_from:
             _init_from_autoencoder(model, recipe.model.init_from)
         done = ckpt_dir / "final.ckpt"
-        if resume is not None and done.is_file():  # a finished member of a resumed ensemble
+        if resume is not None and (source / member_dir / "final.ckpt").is_file():  # a finished member of a resumed
+            done = source / member_dir / "final.ckpt"  # ensemble
             final_state = load_state(done)
             model.load_state_dict(final_state["model"])
             models.append(model), histories.append(final_state["history"]), states.append(final_state["summary"])
             continue
-        last = ckpt_dir / "last.ckpt"
+        last = source / member_dir / "last.ckpt"
         checkpoint = Checkpoint(ckpt_dir, monitor=monitor, mode=mode)
         state = fit(model, FitData(data.splits["train"], data.splits.get("val")), trainer, [*callbacks, checkpoint],
                     optimizer=recipe.optimizer, scheduler=recipe.scheduler, loss=recipe.loss, metrics=recipe.metrics,

@@ -32,13 +32,14 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from neuralab.errors import NeuralabError
 from neuralab.nn import Penalty, apply_max_norm, build_optimizer, build_scheduler, get_loss
 from neuralab.train.callbacks import Callback, EarlyStopping, LRSchedule, NonFiniteGuard, stack_losses
 from neuralab.train.config import LossConfig, OptimizerConfig, SchedulerConfig, TrainerConfig
 from neuralab.train.metrics import HIGHER_IS_BETTER, check_metrics, compute_metrics
+from neuralab.train.distributed import World, world
 from neuralab.train.seeding import resolve_device, rng_state, seed_everything, set_rng_state
 from neuralab.train.state import load_state
 
@@ -186,6 +187,13 @@ def fit(
     data = data if isinstance(data, FitData) else FitData(tuple(data))
     check_metrics(list(metrics))
     device = resolve_device(config.device)
+    team = world(device)  # torchrun: join the process group (a single process otherwise)
+    if team.distributed and device.type == "cuda":
+        device = torch.device("cuda", team.local_rank)
+        torch.cuda.set_device(device)
+    if team.distributed and hasattr(model, "train_step"):
+        raise NeuralabError(f"{type(model).__name__} trains through its own train_step, which cannot be run "
+                            "data-parallel yet; run it in a single process")
     generator = seed_everything(config.seed)
     model.to(device)
     if config.channels_last:  # NHWC convolutions: often faster with oneDNN on CPU and tensor cores on GPU
@@ -194,7 +202,7 @@ def fit(
                 module.to(memory_format=torch.channels_last)
     optimizers = _build_optimizers(model, optimizer)
     train_loader = _Batches(data.train, config.batch_size, device, generator, shuffle=config.shuffle,
-                            drop_last=config.drop_last, num_workers=config.num_workers)
+                            drop_last=config.drop_last, num_workers=config.num_workers, team=team)
     steps = len(train_loader)
     callbacks = list(callbacks)
     if scheduler is not None and config.epochs > 0:  # zero epochs: evaluate or export an initialised model
@@ -215,7 +223,7 @@ def fit(
         state.load_training_state(load_state(resume))
         logger.info("resumed from %s at epoch %d", resume, state.epoch)
     eval_loss = _resolve_loss(model, loss)
-    step_fn = _make_step(model, optimizers, config, eval_loss)
+    step_fn = _make_step(model, optimizers, config, eval_loss, team)
     batch_hooks = [cb for cb in callbacks if type(cb).on_batch_end is not Callback.on_batch_end]
     autocast = _autocast(device, config.precision)
 
@@ -245,11 +253,14 @@ def fit(
             for cb in batch_hooks:
                 cb.on_batch_end(state)
         logs: dict[str, float] = {"epoch": state.epoch}
+        if team.distributed:  # every rank validates and checkpoints the same model
+            team.broadcast_buffers(model)
+        mean = (lambda v: team.mean(v.float()).item()) if team.distributed else (lambda v: v.mean().item())  # noqa: E731
         if state.step_losses:
-            logs["train_loss"] = stack_losses(state.step_losses).mean().item()
+            logs["train_loss"] = mean(stack_losses(state.step_losses).mean())
         for key, values in extra.items():
             if key != "loss":
-                logs[f"train_{key}"] = stack_losses(values).mean().item()
+                logs[f"train_{key}"] = mean(stack_losses(values).mean())
         if data.val is not None:
             with autocast:
                 val = evaluate(model, data.val, loss=eval_loss, metrics=metrics, device=device,
@@ -303,7 +314,8 @@ def _resolve_loss(model: nn.Module, loss: Any) -> Callable[..., torch.Tensor] | 
 
 
 def _make_step(model: nn.Module, optimizers: list[torch.optim.Optimizer], config: TrainerConfig,
-               loss_fn: Callable[..., torch.Tensor] | None) -> Callable[[tuple[torch.Tensor, ...]], Any]:
+               loss_fn: Callable[..., torch.Tensor] | None,
+               team: World = World()) -> Callable[[tuple[torch.Tensor, ...]], Any]:
     """Build the per-batch update once, so the hot loop has no config look-ups."""
     if hasattr(model, "train_step"):
         return lambda batch: model.train_step(batch, optimizers)
@@ -320,6 +332,8 @@ def _make_step(model: nn.Module, optimizers: list[torch.optim.Optimizer], config
         total = loss + penalty(model) if penalty.active else loss
         opt.zero_grad(set_to_none=True)
         total.backward()
+        if team.distributed:
+            team.all_reduce_gradients(params)
         if config.grad_clip is not None:
             torch.nn.utils.clip_grad_norm_(params, config.grad_clip)
         opt.step()
@@ -342,11 +356,13 @@ class _Batches:
     """Batches of a split: index slices of device tensors (fast path) or a DataLoader (general path)."""
 
     def __init__(self, split: Split, batch_size: int, device: torch.device, generator: torch.Generator | None, *,
-                 shuffle: bool, drop_last: bool = False, num_workers: int = 0) -> None:
+                 shuffle: bool, drop_last: bool = False, num_workers: int = 0, team: World = World()) -> None:
         self.device, self.batch_size, self.generator = device, batch_size, generator
-        self.shuffle, self.drop_last = shuffle, drop_last
+        self.shuffle, self.drop_last, self.team = shuffle, drop_last, team
         self.tensors: tuple[torch.Tensor, ...] | None = None
         self.loader: DataLoader | None = None
+        self.sampler: DistributedSampler | None = None
+        self.epoch = 0
         if isinstance(split, (tuple, list)) and all(isinstance(t, torch.Tensor) for t in split):
             if not split:
                 raise NeuralabError("a data split needs at least one tensor")
@@ -355,14 +371,26 @@ class _Batches:
                 raise NeuralabError(f"tensors of one split differ in length: {[len(t) for t in split]}")
             if n == 0:
                 raise NeuralabError("a data split is empty")
+            if n < team.size:
+                raise NeuralabError(f"a data split of {n} rows cannot be shared by {team.size} processes")
             self.tensors = tuple(t.to(device) for t in split)
         elif isinstance(split, DataLoader):
+            if team.distributed:
+                raise NeuralabError("a ready DataLoader cannot be sharded across processes; pass the Dataset")
             self.loader = split
         elif isinstance(split, Dataset):
             # A dataset of variable-size items (molecular graphs) says how to batch them with a `collate` method.
-            self.loader = DataLoader(split, batch_size=batch_size, shuffle=shuffle, drop_last=drop_last,
-                                     generator=generator if shuffle else None, num_workers=num_workers,
-                                     collate_fn=getattr(split, "collate", None), pin_memory=device.type == "cuda")
+            sampler = None
+            if team.distributed:  # each process its own shard of one seeded permutation per epoch
+                seed = int(torch.randint(2**31, (1,), generator=generator).item()) if generator is not None else 0
+                sampler = DistributedSampler(split, num_replicas=team.size, rank=team.rank, shuffle=shuffle,
+                                             seed=seed, drop_last=True)
+            self.sampler = sampler
+            self.loader = DataLoader(split, batch_size=batch_size, shuffle=shuffle and sampler is None,
+                                     drop_last=drop_last, sampler=sampler,
+                                     generator=generator if shuffle and sampler is None else None,
+                                     num_workers=num_workers, collate_fn=getattr(split, "collate", None),
+                                     pin_memory=device.type == "cuda")
         else:
             raise NeuralabError(f"data must be a tuple of tensors, a Dataset or a DataLoader; got "
                                 f"{type(split).__name__}")
@@ -370,23 +398,38 @@ class _Batches:
     def __len__(self) -> int:
         if self.loader is not None:
             return len(self.loader)
-        n = len(self.tensors[0])
+        n = self._rows()
         if (self.drop_last or n % self.batch_size == 1) and n > self.batch_size:
             # A last batch of one row is folded into the one before: batch norm cannot train on a single row.
             return n // self.batch_size
         return math.ceil(n / self.batch_size)
 
+    def _rows(self) -> int:
+        """Rows this process trains on per epoch: all of them, or an equal shard of each process's."""
+        return len(self.tensors[0]) // self.team.size
+
     def __iter__(self) -> Iterator[tuple[torch.Tensor, ...]]:
         if self.loader is not None:
+            if self.sampler is not None:
+                self.sampler.set_epoch(self.epoch)
+                self.epoch += 1
             for batch in self.loader:
                 batch = batch if isinstance(batch, (tuple, list)) else (batch,)
                 yield tuple(t.to(self.device, non_blocking=True) for t in batch)
             return
         tensors = self.tensors
-        n = len(tensors[0])
+        n = self._rows()
         if self.shuffle:
             # Drawn on the CPU generator (saved in checkpoints), then moved: one transfer per epoch.
-            order = torch.randperm(n, generator=self.generator).to(self.device)
+            order = torch.randperm(len(tensors[0]), generator=self.generator)
+            if self.team.distributed:  # the same permutation on every rank: each takes every size-th sample
+                order = order[:n * self.team.size][self.team.rank::self.team.size]
+            order = order.to(self.device)
+            for lo, hi in self._bounds(n):
+                idx = order[lo:hi]
+                yield tuple(t[idx] for t in tensors)
+        elif self.team.distributed:
+            order = torch.arange(self.team.rank, n * self.team.size, self.team.size, device=self.device)
             for lo, hi in self._bounds(n):
                 idx = order[lo:hi]
                 yield tuple(t[idx] for t in tensors)
