@@ -115,6 +115,7 @@ def cv(
     from neuralab.recipes import load_recipe
     from neuralab.runs.cv import cross_validate
     from neuralab.train import ProgressBar
+    from neuralab.train.distributed import is_main_process
 
     overrides = list(set_)
     if seed is not None:
@@ -123,8 +124,10 @@ def cv(
         overrides.append(f"data.data_dir={data_dir}")
     loaded = load_recipe(recipe, overrides)
     out = out or Path("runs") / f"{loaded.name}-cv-{datetime.now():%Y%m%d-%H%M%S}"
-    callbacks = [] if quiet else [ProgressBar(console=err_console)]
+    callbacks = [] if quiet or not is_main_process() else [ProgressBar(console=err_console)]
     result = cross_validate(loaded, folds, out_dir=out, callbacks=callbacks, level=level)
+    if not is_main_process():
+        return
     names = list(result["summary"])
     table = Table("fold", *names, box=None)
     for fold in result["folds"]:

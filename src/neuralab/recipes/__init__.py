@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from neuralab.errors import ConfigError, did_you_mean
 from neuralab.models import MODELS
@@ -77,6 +77,14 @@ class DataConfig(StrictModel):
     # fold ``fold`` is the validation part; the test part is never touched.
     folds: int | None = Field(None, ge=2)
     fold: int = Field(0, ge=0)
+
+    @model_validator(mode="after")
+    def _fold_in_range(self) -> DataConfig:
+        if self.folds is None and self.fold:
+            raise ValueError("fold needs folds (the number of folds), e.g. data.folds=5")
+        if self.folds is not None and self.fold >= self.folds:
+            raise ValueError(f"fold must be in 0..{self.folds - 1} for folds={self.folds}; got {self.fold}")
+        return self
     # Series (forecasting): the date column, the look-back window, the forecast horizon, how to fill gaps.
     date_column: str | None = None
     window: int = Field(24, ge=1)

@@ -18,6 +18,7 @@ import numpy as np
 
 from neuralab.recipes import Recipe
 from neuralab.train import Callback
+from neuralab.train.distributed import is_main_process
 
 __all__ = ["cross_validate", "summarise_folds"]
 
@@ -57,8 +58,9 @@ def cross_validate(recipe: Recipe, k: int = 5, *, out_dir: str | Path, callbacks
         folds.append({"fold": fold, "run": str(run_dir), "val": run.metrics()["final"]["val"]})
     result = {"recipe": recipe.name, "k": k, "level": level, "folds": folds,
               "summary": summarise_folds([f["val"] for f in folds], level)}
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "cv.json").write_text(json.dumps(result, indent=1) + "\n")
+    if is_main_process():  # under torchrun, rank 0 writes the summary
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / "cv.json").write_text(json.dumps(result, indent=1) + "\n")
     return result
 
 

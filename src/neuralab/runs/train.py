@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -66,14 +68,17 @@ def train_recipe(recipe: Recipe | None = None, *, out_dir: str | Path | None = N
         recipe = validate_recipe(yaml.safe_load((out / "config.yaml").read_text()))
     elif recipe is None:
         raise NeuralabError("train_recipe needs a recipe or a run directory to resume")
+    elif not is_main_process():  # under torchrun only rank 0 writes (and checks) the run directory
+        out = Path(out_dir) if out_dir is not None else Path(runs_root)
     else:
         out = Path(out_dir) if out_dir is not None else _new_run_dir(Path(runs_root), recipe.name)
         if is_file(out / "config.yaml"):
             raise NeuralabError(f"{out} already holds a run; choose another --out, or continue it with "
                                 f"--resume {out}")
     source = out  # where a resumed run's checkpoints are read from
-    if not is_main_process():  # under torchrun only rank 0 writes the run; the others write to a scratch folder
+    if not is_main_process():  # the other ranks write to a scratch folder, removed when the process ends
         out, write_report = Path(tempfile.mkdtemp(prefix=f"neuralab-rank{os.environ.get('RANK')}-")), False
+        atexit.register(shutil.rmtree, out, ignore_errors=True)
     data = prepare_data(recipe)
     recipe = resolve(recipe, data)
     out.mkdir(parents=True, exist_ok=True)

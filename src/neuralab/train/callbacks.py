@@ -212,6 +212,10 @@ class NonFiniteGuard(Callback):
             return
         values = stack_losses(recent).cpu()
         bad = (~torch.isfinite(values)).nonzero()
+        team = state.team
+        if team.distributed and team.any(bool(len(bad)), state.device) and not len(bad):
+            raise TrainingError(f"training diverged on another process (a non-finite loss by epoch {state.epoch}); "
+                                "see its message")
         if len(bad):
             i = int(bad[0])
             step_in_epoch = self._checked + i + 1

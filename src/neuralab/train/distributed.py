@@ -4,12 +4,13 @@
 starts N processes; :func:`fit` sees ``WORLD_SIZE`` in the environment, joins the process group (NCCL on CUDA,
 Gloo on CPU) and then:
 
-* every process starts from the same weights (the same seed), and draws the same permutation each epoch, of which it
+* every process starts from rank 0's weights (broadcast), and draws the same permutation each epoch, of which it
   takes every N-th sample, so the processes see disjoint shards and the same number of batches;
 * after each backward pass the gradients are averaged across processes (one flat all-reduce), so every optimiser takes
   the same step and the weights stay identical;
 * after each epoch, buffers (batch-norm running statistics) are broadcast from rank 0, and the epoch's training
-  losses are averaged, so validation, early stopping and checkpoints agree on every rank;
+  losses are averaged, so validation, early stopping and checkpoints agree on every rank; a non-finite loss on any
+  rank stops every rank;
 * only rank 0 writes the run directory and shows progress.
 
 ``trainer.batch_size`` is per process: the effective batch is N times larger, as with PyTorch's DDP.
@@ -42,17 +43,36 @@ class World:
         return self.size > 1
 
     def all_reduce_gradients(self, params: list[nn.Parameter]) -> None:
-        """Average the gradients of ``params`` over all processes, in one flat all-reduce."""
-        grads = []
-        for p in params:
-            if p.grad is None:  # unused on this rank this step: contribute zeros, so every rank sends the same sizes
-                p.grad = torch.zeros_like(p)
-            grads.append(p.grad)
-        flat = torch._utils._flatten_dense_tensors(grads)
+        """Average the gradients of ``params`` over all processes, in one flat all-reduce.
+
+        A parameter without a gradient on one rank contributes zeros there; one without a gradient on every rank
+        keeps ``grad = None``, so the optimiser skips it (no weight decay or momentum step), as in one process.
+        """
+        had = torch.tensor([p.grad is not None for p in params], dtype=torch.float32, device=params[0].device)
+        grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
+        flat = torch._utils._flatten_dense_tensors([*grads, had])
         dist.all_reduce(flat)
-        flat.div_(self.size)
-        for g, synced in zip(grads, torch._utils._unflatten_dense_tensors(flat, grads)):
-            g.copy_(synced)
+        flat[:-len(params)].div_(self.size)
+        synced = torch._utils._unflatten_dense_tensors(flat, [*grads, had])
+        for p, g, value, used in zip(params, grads, synced, synced[-1].tolist()):
+            if not used:
+                p.grad = None
+            elif p.grad is None:
+                p.grad = value.clone()
+            else:
+                g.copy_(value)
+
+    def broadcast_model(self, model: nn.Module) -> None:
+        """Rank 0's parameters and buffers on every rank: all ranks start from one model, whatever their seeds."""
+        with torch.no_grad():
+            for tensor in [*model.parameters(), *model.buffers()]:
+                dist.broadcast(tensor.data, 0)
+
+    def any(self, flag: bool, device: torch.device) -> bool:
+        """True on every rank when ``flag`` is true on any rank."""
+        value = torch.tensor([float(flag)], device=device)
+        dist.all_reduce(value, op=dist.ReduceOp.MAX)
+        return bool(value.item())
 
     def broadcast_buffers(self, model: nn.Module) -> None:
         """Rank 0's buffers (batch-norm statistics) on every rank."""
@@ -74,6 +94,11 @@ def world(backend_device: torch.device | None = None) -> World:
     backend_device
         The training device: CUDA uses NCCL, anything else Gloo.
     """
+    if dist.is_available() and dist.is_initialized():  # a group set up by the caller (torchrun, mp.spawn...)
+        if dist.get_world_size() == 1:
+            return World()
+        return World(rank=dist.get_rank(), size=dist.get_world_size(),
+                     local_rank=int(os.environ.get("LOCAL_RANK", dist.get_rank())))
     size = int(os.environ.get("WORLD_SIZE", "1"))
     if size <= 1:
         return World()

@@ -80,6 +80,7 @@ class FitState:
     logs: dict[str, float] = field(default_factory=dict)
     history: list[dict[str, float]] = field(default_factory=list)
     step_losses: list[torch.Tensor] = field(default_factory=list)
+    team: World = field(default_factory=World)
 
     def training_state(self) -> dict[str, Any]:
         """Everything a resumed run needs, as a nested dict of tensors and plain values."""
@@ -218,10 +219,13 @@ def fit(
                                        es.restore_best))
     callbacks.append(NonFiniteGuard())
     callbacks.sort(key=lambda cb: cb.order)
-    state = FitState(model, optimizers, config, device, generator, callbacks, steps)
+    state = FitState(model, optimizers, config, device, generator, callbacks, steps, team=team)
     if resume is not None:
         state.load_training_state(load_state(resume))
+        train_loader.epoch = state.epoch  # a distributed sampler's shuffle goes on from the resumed epoch
         logger.info("resumed from %s at epoch %d", resume, state.epoch)
+    if team.distributed:
+        team.broadcast_model(model)
     eval_loss = _resolve_loss(model, loss)
     step_fn = _make_step(model, optimizers, config, eval_loss, team)
     batch_hooks = [cb for cb in callbacks if type(cb).on_batch_end is not Callback.on_batch_end]
