@@ -612,7 +612,7 @@ def main(argv: list[str] | None = None) -> None:
     cnn_seeds = 1 if args.quick else args.seeds or 3
     mlp_seeds = 1 if args.quick else args.seeds or 1
     target = QUICK_TARGET if args.quick else TARGET
-    reps = 2 if args.quick else 3
+    reps = 2 if args.quick else 7
     res = Results(args.out, {"quick": args.quick, "target": target, "max_epochs": 2 if args.quick else MAX_EPOCHS,
                              "reps": reps,
                              "machine": machine()}, merge_parts=tuple(args.parts or ()) if not args.quick else ())
