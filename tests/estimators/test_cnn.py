@@ -113,3 +113,14 @@ def test_same_seed_same_predictions_and_clone_pickle_grid_search(digits, fitted)
                           {"conv_channels": [(4,), (8, 16)]}, cv=2).fit(x_train, y_train)
     assert search.best_params_["conv_channels"] in [(4,), (8, 16)]
     assert search.score(x_test, y_test) > 0.5
+
+
+def test_pixel_statistics_come_from_the_training_rows_only(digits):
+    from neuralab.estimators._common import _split
+
+    x_train, _, y_train, _ = digits
+    clf = CNNClassifier(**{**SMALL, "epochs": 1}, early_stopping=True, validation_fraction=0.25,
+                        random_state=0).fit(x_train, y_train)
+    rows, held_out = _split(len(x_train), 0.25, 0)
+    assert float(clf.model_[0].mean) == pytest.approx(x_train[rows].mean(), rel=1e-5)
+    assert float(clf.model_[0].mean) != pytest.approx(x_train.mean(), rel=1e-5)

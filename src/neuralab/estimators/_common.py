@@ -89,7 +89,7 @@ def _split(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def train_network(est: BaseEstimator, x: np.ndarray, y: torch.Tensor, out_features: int, loss: Any,
-                  scale_target: bool = False, build: Callable[[int, int], nn.Module] | None = None,
+                  scale_target: bool = False, build: Callable[[int, int, torch.Tensor], nn.Module] | None = None,
                   ) -> tuple[nn.Module, FitState, tuple[np.ndarray, np.ndarray] | None]:
     """Build a network from ``est``'s parameters (an :class:`MLP` unless ``build`` is given) and train it.
 
@@ -108,7 +108,8 @@ def train_network(est: BaseEstimator, x: np.ndarray, y: torch.Tensor, out_featur
     scale_target
         Standardise ``y`` with the mean and standard deviation of the training rows (not the validation rows).
     build
-        ``build(n_features, out_features) -> nn.Module``, called under the estimator's seed; by default an
+        ``build(n_features, out_features, x_train) -> nn.Module``, called under the estimator's seed with the rows
+        it will train on (not the early-stopping rows, so statistics taken from them do not leak); by default an
         :class:`MLP` from ``hidden_sizes``, ``activation``, ``dropout`` and ``batch_norm``.
 
     Returns
@@ -119,7 +120,7 @@ def train_network(est: BaseEstimator, x: np.ndarray, y: torch.Tensor, out_featur
     resolve_device(est.device)  # a bad device fails here, with the engine's one-line message
     hidden_sizes = _hidden_sizes(est.hidden_sizes)
     if build is None:
-        def build(n_features: int, n_out: int) -> nn.Module:
+        def build(n_features: int, n_out: int, x_train: torch.Tensor) -> nn.Module:
             return MLP(n_features, hidden_sizes, n_out, activation=est.activation, dropout=est.dropout,
                        batch_norm=est.batch_norm)
     seed = _seed(est.random_state)
@@ -147,7 +148,7 @@ def train_network(est: BaseEstimator, x: np.ndarray, y: torch.Tensor, out_featur
     optimizer = OptimizerConfig(name=est.optimizer, lr=est.lr, weight_decay=est.weight_decay)
     with _kept_global_rng():
         torch.manual_seed(seed)  # the initial weights
-        model = build(x.shape[1], out_features)
+        model = build(x.shape[1], out_features, train[0])
         state = fit(model, FitData(train, val), config, optimizer=optimizer, loss=loss)
     return model, state, target_scale
 

@@ -2,7 +2,7 @@
 
 Images come as rows of pixels, the scikit-learn way, (n_samples, channels·height·width), or as arrays of images,
 (n_samples, height, width) or (n_samples, channels, height, width), which are flattened. The estimator standardises
-the pixels with one mean and one standard deviation taken over the training images (so 0–16 digits and 0–255 MNIST
+the pixels with one mean and one standard deviation taken over the training images (not the early-stopping ones) (so 0–16 digits and 0–255 MNIST
 need no preparation), reshapes each row to an image inside the network, and trains with :func:`neuralab.train.fit`.
 """
 
@@ -176,9 +176,8 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         if not len(raw_channels) or not all(float(c).is_integer() and c >= 1 for c in raw_channels):
             raise ValueError(f"conv_channels must be positive ints, e.g. (32, 64); got {self.conv_channels!r}")
         channels = [int(c) for c in raw_channels]
-        mean, scale = float(X.mean()), float(X.std()) or 1.0
-
-        def build(n_features: int, n_out: int) -> nn.Module:
+        def build(n_features: int, n_out: int, x_train: torch.Tensor) -> nn.Module:
+            mean, scale = float(x_train.mean()), float(x_train.std()) or 1.0  # training rows only
             try:
                 cnn = CNN(in_channels=shape[0], image_size=shape[1:], conv_channels=channels,
                           kernel_size=self.kernel_size, pool=self.pool, pool_every=self.pool_every,
