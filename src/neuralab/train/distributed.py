@@ -68,6 +68,13 @@ class World:
             for tensor in [*model.parameters(), *model.buffers()]:
                 dist.broadcast(tensor.data, 0)
 
+    def same_logs(self, logs: dict[str, float]) -> dict[str, float]:
+        """Rank 0's epoch logs on every rank, so callbacks (early stopping, plateau schedules) decide alike even when
+        validation metrics differ in their last bits across devices."""
+        box = [logs]
+        dist.broadcast_object_list(box, src=0)
+        return box[0]
+
     def any(self, flag: bool, device: torch.device) -> bool:
         """True on every rank when ``flag`` is true on any rank."""
         value = torch.tensor([float(flag)], device=device)

@@ -272,6 +272,8 @@ def fit(
                                inverse_target=inverse_target)
             logs.update({f"val_{k}": v for k, v in val.items()})
         logs["lr"], logs["time"] = lr, time.perf_counter() - start
+        if team.distributed:
+            logs = team.same_logs(logs)
         state.logs = logs
         state.history.append(logs)
         for cb in callbacks:
@@ -384,6 +386,8 @@ class _Batches:
             self.loader = split
         elif isinstance(split, Dataset):
             # A dataset of variable-size items (molecular graphs) says how to batch them with a `collate` method.
+            if team.distributed and len(split) < team.size:
+                raise NeuralabError(f"a data split of {len(split)} items cannot be shared by {team.size} processes")
             sampler = None
             if team.distributed:  # each process its own shard of one seeded permutation per epoch
                 seed = int(torch.randint(2**31, (1,), generator=generator).item()) if generator is not None else 0
