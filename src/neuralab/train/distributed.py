@@ -13,7 +13,9 @@ Gloo on CPU) and then:
   rank stops every rank;
 * only rank 0 writes the run directory and shows progress.
 
-``trainer.batch_size`` is per process: the effective batch is N times larger, as with PyTorch's DDP.
+``trainer.batch_size`` is per process: the effective batch is N times larger, as with PyTorch's DDP. Each epoch
+leaves out the last ``len(train) % N`` rows of its permutation so that every rank takes the same number of steps
+(different rows each epoch when shuffling; always the same last rows with ``shuffle=False``).
 """
 
 from __future__ import annotations
