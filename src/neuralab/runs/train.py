@@ -58,6 +58,7 @@ def train_recipe(recipe: Recipe | None = None, *, out_dir: str | Path | None = N
         Write the PNG plots and ``report.html`` at the end.
     """
     started = time.perf_counter()
+    main_process = is_main_process()  # under torchrun only rank 0 writes (and checks) the run directory
     if resume is not None:
         out = Path(resume)
         if not is_file(out / "config.yaml"):
@@ -68,7 +69,7 @@ def train_recipe(recipe: Recipe | None = None, *, out_dir: str | Path | None = N
         recipe = validate_recipe(yaml.safe_load((out / "config.yaml").read_text()))
     elif recipe is None:
         raise NeuralabError("train_recipe needs a recipe or a run directory to resume")
-    elif not is_main_process():  # under torchrun only rank 0 writes (and checks) the run directory
+    elif not main_process:
         out = Path(out_dir) if out_dir is not None else Path(runs_root)
     else:
         out = Path(out_dir) if out_dir is not None else _new_run_dir(Path(runs_root), recipe.name)
@@ -76,7 +77,7 @@ def train_recipe(recipe: Recipe | None = None, *, out_dir: str | Path | None = N
             raise NeuralabError(f"{out} already holds a run; choose another --out, or continue it with "
                                 f"--resume {out}")
     source = out  # where a resumed run's checkpoints are read from
-    if not is_main_process():  # the other ranks write to a scratch folder, removed when the process ends
+    if not main_process:  # the other ranks write to a scratch folder, removed when the process ends
         out, write_report = Path(tempfile.mkdtemp(prefix=f"neuralab-rank{os.environ.get('RANK')}-")), False
         atexit.register(shutil.rmtree, out, ignore_errors=True)
     data = prepare_data(recipe)

@@ -425,25 +425,23 @@ class _Batches:
                 batch = batch if isinstance(batch, (tuple, list)) else (batch,)
                 yield tuple(t.to(self.device, non_blocking=True) for t in batch)
             return
-        tensors = self.tensors
+        tensors, team = self.tensors, self.team
         n = self._rows()
         if self.shuffle:
             # Drawn on the CPU generator (saved in checkpoints), then moved: one transfer per epoch.
             order = torch.randperm(len(tensors[0]), generator=self.generator)
-            if self.team.distributed:  # the same permutation on every rank: each takes every size-th sample
-                order = order[:n * self.team.size][self.team.rank::self.team.size]
-            order = order.to(self.device)
-            for lo, hi in self._bounds(n):
-                idx = order[lo:hi]
-                yield tuple(t[idx] for t in tensors)
-        elif self.team.distributed:
-            order = torch.arange(self.team.rank, n * self.team.size, self.team.size, device=self.device)
-            for lo, hi in self._bounds(n):
-                idx = order[lo:hi]
-                yield tuple(t[idx] for t in tensors)
-        else:
+            if team.distributed:  # the same permutation on every rank: each takes every size-th sample
+                order = order[:n * team.size][team.rank::team.size]
+        elif team.distributed:
+            order = torch.arange(team.rank, n * team.size, team.size)
+        else:  # in order, one process: plain slices, no gather
             for lo, hi in self._bounds(n):
                 yield tuple(t[lo:hi] for t in tensors)
+            return
+        order = order.to(self.device)
+        for lo, hi in self._bounds(n):
+            idx = order[lo:hi]
+            yield tuple(t[idx] for t in tensors)
 
     def _bounds(self, n: int) -> list[tuple[int, int]]:
         steps, bs = len(self), self.batch_size
