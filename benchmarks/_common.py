@@ -1,4 +1,5 @@
-"""What the benchmark scripts share: the CPU's name, and timing two functions side by side.
+"""What the benchmark scripts share: the CPU's name, timing two functions side by side, and small MNIST-format
+folders for quick runs.
 
 The scripts are run as ``python benchmarks/NAME.py``, which puts this folder on ``sys.path``.
 """
@@ -7,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 
@@ -35,3 +37,27 @@ def timed_pair(a: Callable[[], Any], b: Callable[[], Any], reps: int) -> tuple[l
             fn()
             times.append(time.perf_counter() - start)
     return times_a, times_b
+
+
+def write_mnist_folder(folder: Path, train: tuple[Any, Any], test: tuple[Any, Any]) -> Path:
+    """Write (images (N, 28, 28) uint8, labels (N,)) pairs as the four standard IDX files, read by ``data.data_dir``."""
+    import numpy as np
+
+    from neuralab.data.idx import write_idx
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for prefix, (images, labels) in (("train", train), ("t10k", test)):
+        write_idx(folder / f"{prefix}-images-idx3-ubyte", images)
+        write_idx(folder / f"{prefix}-labels-idx1-ubyte", np.asarray(labels).astype(np.uint8))
+    return folder
+
+
+def small_mnist(folder: Path, train_rows: int, test_rows: int) -> Path:
+    """The first rows of MNIST's training and test parts as an MNIST-format folder (for ``--quick`` runs)."""
+    from neuralab.data import load_dataset
+
+    ds = load_dataset("mnist")
+    split = ds.predefined_split
+    train, test = split.train[:train_rows], split.test[:test_rows]
+    return write_mnist_folder(folder, (ds.x[train].reshape(len(train), 28, 28), ds.y[train]),
+                              (ds.x[test].reshape(len(test), 28, 28), ds.y[test]))

@@ -60,7 +60,7 @@ from neuralab.models.autoencoder import Autoencoder
 from neuralab.train import FitData, OptimizerConfig, SchedulerConfig, TrainerConfig, fit
 from neuralab.train.config import EarlyStoppingConfig
 
-from _common import cpu_model, timed_pair  # noqa: E402  (benchmarks/ is on sys.path)
+from _common import cpu_model, small_mnist, timed_pair  # noqa: E402  (benchmarks/ is on sys.path)
 
 GOALS = {"nll": 86.0, "sda_error_pct": 1.1, "throughput_ratio": 0.95}
 VAL_ROWS = 5_000  # the last 5,000 official training images
@@ -196,21 +196,6 @@ def vae_nll(args: argparse.Namespace, model: VAE, x_te: torch.Tensor, elbo: torc
 
 
 # --- 2. stacked denoising autoencoder, pretrained then fine-tuned -----------------------------------------------
-
-def small_mnist(folder: Path, train_rows: int, test_rows: int) -> Path:
-    """The first rows of MNIST as an MNIST-format folder (for ``--quick``), read through ``data.data_dir``."""
-    from neuralab.data.idx import write_idx
-
-    folder.mkdir(parents=True, exist_ok=True)
-    ds = load_dataset("mnist")
-    split = ds.predefined_split
-    train, test = split.train[:train_rows], split.test[:test_rows]
-    write_idx(folder / "train-images-idx3-ubyte", ds.x[train].reshape(len(train), 28, 28))
-    write_idx(folder / "train-labels-idx1-ubyte", ds.y[train].astype(np.uint8))
-    write_idx(folder / "t10k-images-idx3-ubyte", ds.x[test].reshape(len(test), 28, 28))
-    write_idx(folder / "t10k-labels-idx1-ubyte", ds.y[test].astype(np.uint8))
-    return folder
-
 
 def part_sda(args: argparse.Namespace, data: dict[str, Any], results: Results) -> None:
     """Deep denoising AE 784-1000-1000 (end to end), then ``mnist-mlp`` [1000, 1000] initialised from its encoder."""

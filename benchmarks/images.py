@@ -47,13 +47,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from neuralab.data import load_dataset
-from neuralab.data.idx import write_idx
 from neuralab.models import CNN
 from neuralab.recipes import Recipe, load_recipe
 from neuralab.runs import prepare_data, resolve, train_recipe
 from neuralab.train import Callback, FitData, LossConfig, OptimizerConfig, TrainerConfig, evaluate, fit
 
-from _common import cpu_model, timed_pair  # noqa: E402  (benchmarks/ is on sys.path)
+from _common import cpu_model, small_mnist, timed_pair, write_mnist_folder  # noqa: E402
 
 TARGET = 0.99  # test accuracy for measurement 3
 QUICK_TARGET = 0.80  # reachable in 2 epochs of 2,000 rows
@@ -129,18 +128,6 @@ class Results:
 
 # --- data -------------------------------------------------------------------------------------------------------
 
-def small_mnist(folder: Path, train_rows: int, test_rows: int) -> Path:
-    """The first rows of MNIST written as an MNIST-format folder, which the recipes read with ``data.data_dir``."""
-    ds = load_dataset("mnist")
-    split = ds.predefined_split
-    train, test = split.train[:train_rows], split.test[:test_rows]
-    write_idx(folder / "train-images-idx3-ubyte", ds.x[train].reshape(len(train), 28, 28))
-    write_idx(folder / "train-labels-idx1-ubyte", ds.y[train].astype(np.uint8))
-    write_idx(folder / "t10k-images-idx3-ubyte", ds.x[test].reshape(len(test), 28, 28))
-    write_idx(folder / "t10k-labels-idx1-ubyte", ds.y[test].astype(np.uint8))
-    return folder
-
-
 def digits_as_mnist(folder: Path, seed: int = 0) -> Path:
     """scikit-learn's 8×8 digits written as an MNIST-format folder: another real data set, from another source.
 
@@ -153,13 +140,9 @@ def digits_as_mnist(folder: Path, seed: int = 0) -> Path:
     from neuralab.data.digit_images import preprocess_digit
 
     digits = load_digits()
-    folder.mkdir(parents=True, exist_ok=True)
     images = np.stack([np.rint(preprocess_digit(im / 16.0) * 255).astype(np.uint8) for im in digits.images])
     train, test = train_test_split(np.arange(len(images)), test_size=0.2, random_state=seed, stratify=digits.target)
-    for prefix, idx in (("train", train), ("t10k", test)):
-        write_idx(folder / f"{prefix}-images-idx3-ubyte", images[idx])
-        write_idx(folder / f"{prefix}-labels-idx1-ubyte", digits.target[idx].astype(np.uint8))
-    return folder
+    return write_mnist_folder(folder, (images[train], digits.target[train]), (images[test], digits.target[test]))
 
 
 def raw_tensors(data_dir: str | None) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
@@ -665,7 +648,8 @@ def main(argv: list[str] | None = None) -> None:
         for name in ("mnist-cnn", "mnist-mlp"):
             for seed in range(1 if args.quick else 3):
                 res.append("other", recipe_error(name, seed, [f"data.data_dir={folder}",
-                                                              *(["trainer.epochs=1"] if args.quick else [])], runs))
+                                                              *(["trainer.epochs=1"] if args.quick else [])],
+                                                 runs / "other"))  # beside part 2's mnist-mlp-<seed>, not over it
     res.finish()
     print()
     print(report(res.data))
