@@ -20,8 +20,10 @@ leaves out the last ``len(train) % N`` rows of its permutation so that every ran
 
 from __future__ import annotations
 
+import atexit
 import os
 from dataclasses import dataclass
+from datetime import timedelta
 
 import torch
 import torch.distributed as dist
@@ -116,7 +118,22 @@ def world(backend_device: torch.device | None = None) -> World:
     if not dist.is_initialized():
         backend = "nccl" if backend_device is not None and backend_device.type == "cuda" else "gloo"
         dist.init_process_group(backend=backend)
+        atexit.register(_leave)  # the group this call opened is closed before the interpreter tears down
     return World(rank=dist.get_rank(), size=dist.get_world_size(), local_rank=int(os.environ.get("LOCAL_RANK", "0")))
+
+
+def _leave() -> None:
+    """Wait for every rank, then close the group: Gloo aborts a process whose peers vanish mid-teardown."""
+    if not dist.is_initialized():
+        return
+    try:
+        if dist.get_backend() == "gloo":
+            dist.monitored_barrier(timeout=timedelta(seconds=60))
+        else:
+            dist.barrier()
+    except RuntimeError:  # a rank already gone: torchrun is ending the job anyway
+        pass
+    dist.destroy_process_group()
 
 
 def is_main_process() -> bool:
