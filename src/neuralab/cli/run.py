@@ -226,7 +226,7 @@ def _predict_codes(model: Any, inputs: list[str], images: bool, output: Path | N
         names = [p for p in inputs if p not in errors]
         x = np.concatenate([read[p] for p in names])
     else:
-        from neuralab.runs import read_features
+        from neuralab.data.features import read_features
 
         x = np.concatenate([read_features(p) for p in inputs])
         names = [str(i) for i in range(len(x))]
@@ -316,7 +316,7 @@ def _predict_images(model: Any, paths: list[str], output: Path | None) -> None:
 
 
 def _predict_table(model: Any, inputs: list[str], output: Path | None) -> None:
-    from neuralab.runs import read_features
+    from neuralab.data.features import read_features
 
     x = np.concatenate([read_features(p) for p in inputs])
     pred = model.predict(x)

@@ -14,7 +14,8 @@
 """
 
 from neuralab.runs.prepare import MOLECULAR, make_inputs, prepare_data, resolve
-from neuralab.runs.run import Run, read_features
+from neuralab.data.features import read_features
+from neuralab.runs.run import Run
 from neuralab.runs.train import train_recipe
 
 __all__ = ["MOLECULAR", "Run", "make_inputs", "prepare_data", "read_features", "resolve", "train_recipe"]

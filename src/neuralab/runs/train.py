@@ -27,7 +27,8 @@ from neuralab.errors import NeuralabError
 from neuralab.recipes import Recipe, validate_recipe
 from neuralab.runs import figures
 from neuralab.runs.prepare import REGRESSION_TASKS, SEQUENCE_TASKS, build_model, prepare_data, resolve
-from neuralab.runs.run import Run, is_file
+from neuralab.data.features import is_file
+from neuralab.runs.run import Run
 from neuralab.train import Callback, Checkpoint, FitData, fit
 from neuralab.train.distributed import is_main_process
 from neuralab.train.seeding import seed_everything
