@@ -10,6 +10,7 @@ transformer (plain, and one with early stopping and the model's regularisers or 
 The check instances train for 2 epochs on tiny networks: the checks test the contract, not the quality.
 """
 
+import copy
 import pickle
 
 import numpy as np
@@ -26,6 +27,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from neuralab.estimators import AutoencoderTransformer, VAETransformer
+from neuralab.estimators.autoencoder import ELBO_DRAWS
 
 FAST = dict(hidden_sizes=(8,), epochs=2, lr=0.01)
 AE_ALL_ON = dict(FAST, early_stopping=True, patience=1, batch_size=16, code_activation="sigmoid", sparsity="kl",
@@ -156,6 +158,17 @@ def test_vae_score_samples_is_deterministic_and_row_independent(digits):
     full = vae.score_samples(x)
     np.testing.assert_array_equal(full, vae.score_samples(x))
     np.testing.assert_allclose(full[10:20], vae.score_samples(x[10:20]), rtol=1e-6)
+
+
+@pytest.mark.parametrize("likelihood", ["gaussian", "bernoulli"])
+def test_vae_score_samples_is_the_models_elbo_on_standardised_rows(likelihood, digits):
+    x = digits[0][:40] / 16
+    vae = VAETransformer(**FAST, likelihood=likelihood, random_state=0).fit(x)
+    eps = torch.randn((ELBO_DRAWS, 1, vae.model_.latent_dim), generator=torch.Generator().manual_seed(0),
+                      dtype=torch.float64)
+    model = copy.deepcopy(vae.model_).double().eval()
+    expected = model.elbo(torch.from_numpy((x - vae.mean_) / vae.scale_), eps=eps).numpy()
+    np.testing.assert_allclose(vae.score_samples(x), expected - np.log(vae.scale_).sum(), rtol=1e-10)
 
 
 def test_fitted_attributes_and_feature_names_from_a_dataframe():

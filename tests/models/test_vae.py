@@ -83,6 +83,35 @@ def test_elbo_matches_torch_distributions(likelihood):
     assert torch.allclose(model.anomaly_score(x, generator=torch.Generator().manual_seed(7)), -got)
 
 
+@pytest.mark.parametrize("likelihood", ["bernoulli", "gaussian"])
+def test_elbo_with_fixed_eps_averages_the_draws_and_matches_the_generator_path(likelihood):
+    model = make(in_features=10, hidden_sizes=(6,), latent_dim=3, likelihood=likelihood).eval()
+    x = torch.rand(5, 10)
+    # One draw per row: the same numbers as drawing them from the generator.
+    eps = torch.randn(5, 3, generator=torch.Generator().manual_seed(4))
+    assert torch.equal(model.elbo(x, eps=eps), model.elbo(x, generator=torch.Generator().manual_seed(4)))
+    # S draws shared by every row, written out by hand: log p(x|z) averaged over the draws, minus the closed KL.
+    shared = torch.randn(7, 1, 3, generator=torch.Generator().manual_seed(5))
+    with torch.no_grad():
+        mu, logvar = model.encode_distribution(x)
+        by_hand = torch.stack([model.log_likelihood(model.decoder(mu + (0.5 * logvar).exp() * e), x)
+                               for e in shared]).mean(0) - VAE.kl_divergence(mu, logvar)
+    got = model.elbo(x, eps=shared)
+    assert got.shape == (5,)
+    assert torch.allclose(got, by_hand, atol=1e-5)
+    # Shared draws make a row's ELBO independent of the rows beside it.
+    assert torch.allclose(model.elbo(x[2:4], eps=shared), got[2:4], atol=1e-6)
+    assert torch.equal(model.elbo(x, eps=shared.expand(7, 5, 3)), got)
+
+
+def test_elbo_refuses_eps_of_the_wrong_shape():
+    model = make(in_features=10, hidden_sizes=(6,), latent_dim=3)
+    with pytest.raises(NeuralabError, match=r"eps must have shape \(B, latent_dim\) = \(4, 3\).*got \(4, 2\)"):
+        model.elbo(torch.rand(4, 10), eps=torch.randn(4, 2))
+    with pytest.raises(NeuralabError, match=r"\(S, 1, 3\) for S draws; got \(2, 3, 3\)"):
+        model.elbo(torch.rand(4, 10), eps=torch.randn(2, 3, 3))
+
+
 def test_closed_form_kl_agrees_with_a_monte_carlo_estimate():
     g = torch.Generator().manual_seed(0)
     mu, logvar = torch.randn(2, 3, generator=g), torch.randn(2, 3, generator=g) * 0.5

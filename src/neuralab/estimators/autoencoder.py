@@ -442,24 +442,16 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
     def score_samples(self, X: Any) -> np.ndarray:
         """The evidence lower bound of each row in nats, shape (n_samples,): higher means more typical.
 
-        A Monte Carlo estimate over ``ELBO_DRAWS`` posterior draws. The same standard-normal draws serve every row,
-        so a row's score does not depend on the other rows or on the call. With a Gaussian likelihood the bound is
+        The model's :meth:`~neuralab.models.VAE.elbo`, a Monte Carlo estimate over ``ELBO_DRAWS`` posterior draws.
+        The same standard-normal draws serve every row, so a row's score does not depend on the other rows or on the
+        call. With a Gaussian likelihood the bound is
         on the density of ``X`` in its own units: the standardisation's ``−Σ log scale_`` is included.
         """
         x = _model_input(self, X, self.likelihood, "likelihood")
         generator = torch.Generator().manual_seed(0)
         eps = torch.randn((ELBO_DRAWS, 1, self.model_.latent_dim), generator=generator, dtype=torch.float64)
-        elbo = _apply(self.model_, lambda model, rows: _elbo(model, rows, eps.to(rows.device)), x, self.batch_size)
+        elbo = _apply(self.model_, lambda model, rows: model.elbo(rows, eps=eps), x, self.batch_size)
         return elbo - np.log(self.scale_).sum()
-
-
-def _elbo(model: VAE, x: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
-    """``E_q[log p(x|z)] − KL(q(z|x) ‖ N(0, I))`` per row ``(B,)`` with ``z = mu + σ·eps`` for draws ``eps``
-    ``(S, 1, K)``."""
-    mu, logvar = model.encode_distribution(x)  # (B, K) each
-    z = mu + torch.exp(0.5 * logvar) * eps  # (S, B, K)
-    out = model.decoder(z.reshape(-1, z.shape[-1])).reshape(*z.shape[:2], x.shape[1])  # (S, B, D)
-    return model.log_likelihood(out, x).mean(0) - model.kl_divergence(mu, logvar)
 
 
 # The training parameters and fitted attributes are the same in both classes: write them once. (No docstrings

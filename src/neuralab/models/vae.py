@@ -129,6 +129,10 @@ class VAE(nn.Module):
         r = (x - out) * torch.exp(-self.log_sigma)  # standardised residuals
         return -0.5 * (r.pow(2) + 2 * self.log_sigma + LOG_2PI).sum(-1)
 
+    def _decode_draws(self, z: torch.Tensor) -> torch.Tensor:
+        """Decoder outputs ``(..., D)`` for codes ``(..., K)`` with any leading axes (draws, examples)."""
+        return self.decoder(z.reshape(-1, self.latent_dim)).reshape(*z.shape[:-1], self.in_features)
+
     def _data(self, out: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(out) if self.likelihood == "bernoulli" else out
 
@@ -137,12 +141,28 @@ class VAE(nn.Module):
         """``KL(N(mu, exp(logvar)) ‖ N(0, I))`` per row ``(B,)``: ``½ Σ (mu² + σ² − 1 − log σ²)``."""
         return 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar).sum(-1)
 
-    def _terms(self, x: torch.Tensor, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """Single-sample ``(−log p(x|z), KL)`` per example, with ``z = mu + σ·eps`` (reparameterised)."""
+    def _terms(self, x: torch.Tensor, generator: torch.Generator | None = None,
+               eps: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(−log p(x|z), KL)`` per example with ``z = mu + σ·eps`` (reparameterised): one fresh draw, or the
+        reconstruction term averaged over the draws of a given ``eps`` (``(B, K)`` or ``(S, B or 1, K)``)."""
         mu, logvar = self._posterior(x)
-        eps = torch.randn(mu.shape, generator=generator, dtype=mu.dtype, device=mu.device)
-        z = mu + torch.exp(0.5 * logvar) * eps  # (B, K)
-        return -self.log_likelihood(self.decoder(z), x), self.kl_divergence(mu, logvar)
+        if eps is None:
+            eps = torch.randn(mu.shape, generator=generator, dtype=mu.dtype, device=mu.device)
+        z = mu + torch.exp(0.5 * logvar) * eps  # (B, K) or (S, B, K)
+        log_px = self.log_likelihood(self._decode_draws(z), x)  # (B,) or (S, B)
+        return -(log_px if log_px.dim() == 1 else log_px.mean(0)), self.kl_divergence(mu, logvar)
+
+    def _check_eps(self, eps: torch.Tensor, batch: int) -> torch.Tensor:
+        """``eps`` checked to be ``(B, K)`` or ``(S, B or 1, K)``, on the model's device and dtype."""
+        k = self.latent_dim
+        if not isinstance(eps, torch.Tensor) or not (
+                (eps.dim() == 2 and tuple(eps.shape) == (batch, k))
+                or (eps.dim() == 3 and eps.shape[0] >= 1 and eps.shape[1] in (1, batch) and eps.shape[2] == k)):
+            got = tuple(eps.shape) if isinstance(eps, torch.Tensor) else type(eps).__name__
+            raise NeuralabError(f"eps must have shape (B, latent_dim) = ({batch}, {k}), or (S, {batch}, {k}) or "
+                                f"(S, 1, {k}) for S draws; got {got}")
+        ref = next(self.encoder.parameters())
+        return eps.to(ref.device, ref.dtype)
 
     # -- public maps -----------------------------------------------------------------------------------------------
     def encode_distribution(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -189,9 +209,40 @@ class VAE(nn.Module):
 
     # -- evaluation ------------------------------------------------------------------------------------------------
     @torch.no_grad()
-    def elbo(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Single-sample ELBO per example ``(B,)``, in nats (β = 1)."""
-        recon, kl = self._terms(self._flat(x), generator)
+    def elbo(self, x: torch.Tensor, generator: torch.Generator | None = None, *,
+             eps: torch.Tensor | None = None) -> torch.Tensor:
+        """The ELBO per example ``(B,)``, in nats (β = 1): ``E_q[log p(x|z)] − KL(q(z|x) ‖ N(0, I))``.
+
+        Parameters
+        ----------
+        x
+            Inputs ``(B, *data_shape)`` or ``(B, D)``.
+        generator
+            Seeds the one posterior draw per example when ``eps`` is not given.
+        eps
+            Fixed standard-normal noise, ``z = mu + σ·eps``: ``(B, latent_dim)`` for one draw per example, or
+            ``(S, B, latent_dim)`` / ``(S, 1, latent_dim)`` for ``S`` draws, whose ``log p(x|z)`` are averaged (the
+            closed-form KL needs no draws). With ``(S, 1, latent_dim)`` every example sees the same draws, so its
+            ELBO does not depend on the other rows of the batch: a deterministic score.
+
+        Returns
+        -------
+        Tensor
+            ``(B,)``, a Monte Carlo estimate of a lower bound on ``log p(x)``.
+
+        Raises
+        ------
+        NeuralabError
+            On a bad input, or ``eps`` of another shape (both shapes are shown).
+
+        Examples
+        --------
+        >>> vae = VAE(in_features=6, hidden_sizes=[4], latent_dim=2)
+        >>> vae.elbo(torch.rand(3, 6), eps=torch.randn(16, 1, 2)).shape
+        torch.Size([3])
+        """
+        x = self._flat(x)
+        recon, kl = self._terms(x, generator, None if eps is None else self._check_eps(eps, x.shape[0]))
         return -(recon + kl)
 
     @torch.no_grad()
@@ -221,7 +272,7 @@ class VAE(nn.Module):
             z = mu + std * eps  # (c, B, K)
             log_q = -0.5 * (eps.pow(2) + logvar + LOG_2PI).sum(-1)  # (c, B)
             log_prior = -0.5 * (z.pow(2) + LOG_2PI).sum(-1)
-            log_px = self.log_likelihood(self.decoder(z.reshape(-1, self.latent_dim)).reshape(c, *x.shape), x)
+            log_px = self.log_likelihood(self._decode_draws(z), x)  # (c, B)
             total = torch.logaddexp(total, torch.logsumexp(log_px + log_prior - log_q, dim=0))
         return -(total - math.log(k))
 
