@@ -12,9 +12,9 @@ from neuralab.report.autoencoder import (
     loss_terms_curves,
     manifold_grid,
     reconstruction_grid,
-    samples_grid,
     sparsity_histogram,
 )
+from neuralab.report.images import samples_grid
 
 PNG = b"\x89PNG\r\n\x1a\n"
 SHAPE = (1, 4, 4)

@@ -48,7 +48,7 @@ def sample(
     if not hasattr(loaded.model, "sample"):
         raise NeuralabError(f"{run} holds a {type(loaded.model).__name__}, which cannot sample; train a VAE, e.g. "
                             "`neuralab train mnist-vae`")
-    from neuralab.report.autoencoder import samples_grid
+    from neuralab.report.images import samples_grid
 
     path = samples_grid(loaded.model, output or Path(run) / f"samples-{seed}.png", n=n, seed=seed)
     console.print(f"wrote {n} samples to {escape(str(path))}")

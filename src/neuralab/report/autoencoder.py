@@ -10,7 +10,8 @@ The models are duck-typed. Every one needs ``encode(x) -> (B, latent_dim)`` and 
 Each function writes one PNG (matplotlib, Agg backend) and returns its path; :func:`autoencoder_figures` draws what
 the model supports and returns the ``figures.json`` entries. Models run in eval mode under ``no_grad`` and get their
 training flag back afterwards. Flat inputs are drawn as images of ``image_shape`` ``(C, H, W)``, or as square
-grey images when the number of features is a perfect square (784 → 28×28).
+grey images when the number of features is a perfect square (784 → 28×28). The image handling and tiling, and the
+samples grid itself, come from :mod:`neuralab.report.images`, which any generator can use.
 
 >>> from neuralab.report.autoencoder import autoencoder_figures
 >>> autoencoder_figures(vae, x_test, y_test, history, run_dir)  # doctest: +SKIP
@@ -19,10 +20,8 @@ grey images when the number of features is a perfect square (784 → 28×28).
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from statistics import NormalDist
 from typing import Any
@@ -31,9 +30,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from neuralab.errors import NeuralabError
+from neuralab.report._figures import inference, model_device
 from neuralab.report._figures import pyplot as _pyplot
 from neuralab.report._figures import save_figure as _save
-from neuralab.errors import NeuralabError
+from neuralab.report.images import infer_image_shape, samples_grid, show_picture, tile_images, to_pictures
 from neuralab.report.plots import COLORS, epochs, values
 
 __all__ = [
@@ -44,38 +45,18 @@ __all__ = [
     "loss_terms_curves",
     "manifold_grid",
     "reconstruction_grid",
-    "samples_grid",
     "sparsity_histogram",
 ]
 
 logger = logging.getLogger(__name__)
 
-DPI = 110
 TILE_INCHES = 0.75
 MAX_SCATTER_POINTS = 5000
 MAX_ENCODED = 2000  # images encoded for the latent scatter and the sparsity histogram
 BATCH_SIZE = 256
+N_SAMPLES = 64  # prior samples in samples.png
 MAX_LEGEND_CLASSES = 20  # more distinct labels than this are treated as a continuous value with a colour bar
 TERM_NAMES = {"reconstruction": "reconstruction", "kl": "KL divergence", "sparsity": "sparsity penalty"}
-
-
-
-
-@contextlib.contextmanager
-def _inference(model: nn.Module) -> Iterator[None]:
-    """Eval mode under ``no_grad``; the model's training flag is restored on exit."""
-    was_training = model.training
-    try:
-        model.eval()
-        with torch.no_grad():
-            yield
-    finally:
-        model.train(was_training)
-
-
-def _device(model: nn.Module) -> torch.device:
-    param = next(model.parameters(), None)
-    return param.device if param is not None else torch.device("cpu")
 
 
 def _reconstruct(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
@@ -89,59 +70,8 @@ def _latent_dim(model: nn.Module, x: torch.Tensor | None = None) -> int:
         return dim
     if x is None:
         raise NeuralabError(f"{type(model).__name__} has no int latent_dim attribute; pass latent_dim=")
-    with _inference(model):
-        return int(model.encode(x[:1].to(_device(model))).shape[-1])
-
-
-def _image_shape(x: torch.Tensor, image_shape: Sequence[int] | None) -> tuple[int, int, int]:
-    """The (C, H, W) to draw one example of ``x`` as: given, read from a 4-D batch, or square from flat rows."""
-    per_item = int(x[0].numel()) if len(x) else 0
-    if image_shape is not None:
-        shape = tuple(int(s) for s in image_shape)
-        if len(shape) == 2:
-            shape = (1, *shape)
-        if len(shape) != 3 or math.prod(shape) != per_item:
-            raise NeuralabError(f"image_shape must be (C, H, W) with {per_item} values in all, to match one "
-                                f"example of shape {tuple(x.shape[1:])}; got {tuple(image_shape)}")
-        return shape  # type: ignore[return-value]
-    if x.ndim == 4:
-        return tuple(x.shape[1:])  # type: ignore[return-value]
-    if x.ndim == 3:
-        return (1, *x.shape[1:])  # type: ignore[return-value]
-    side = math.isqrt(per_item)
-    if per_item and side * side == per_item:
-        return 1, side, side  # 784 features → 28×28
-    raise NeuralabError(f"cannot draw examples of shape {tuple(x.shape[1:])} as images; pass image_shape=(C, H, W)")
-
-
-def _pictures(x: torch.Tensor, image_shape: Sequence[int] | None = None) -> np.ndarray:
-    """A batch as images imshow draws: (N, H, W) grey or (N, H, W, 3) RGB, pixels in [0, 1].
-
-    Pixels already in [0, 1] (up to a little overshoot, which is clipped) are kept; other ranges are min-max scaled
-    per image so that standardised inputs stay visible.
-    """
-    c, h, w = _image_shape(x, image_shape)
-    img = x.detach().float().cpu().reshape(len(x), c, h, w).numpy()
-    if img.size and (img.min() < -0.05 or img.max() > 1.05):
-        lo, hi = img.min(axis=(1, 2, 3), keepdims=True), img.max(axis=(1, 2, 3), keepdims=True)
-        img = (img - lo) / np.maximum(hi - lo, 1e-12)
-    img = np.clip(img, 0.0, 1.0)
-    return img.transpose(0, 2, 3, 1) if c == 3 else img.mean(axis=1)
-
-
-def _mosaic(images: np.ndarray, rows: int, cols: int, pad: int = 1) -> np.ndarray:
-    """Tile ``images`` row by row into one picture with a white ``pad``-pixel gap; empty tiles stay white."""
-    n, h, w = images.shape[:3]
-    out = np.ones((rows * (h + pad) - pad, cols * (w + pad) - pad, *images.shape[3:]))
-    for i in range(min(n, rows * cols)):
-        r, c = divmod(i, cols)
-        out[r * (h + pad):r * (h + pad) + h, c * (w + pad):c * (w + pad) + w] = images[i]
-    return out
-
-
-def _show(ax: Any, picture: np.ndarray) -> None:
-    ax.imshow(picture, cmap=None if picture.ndim == 3 else "gray", vmin=0, vmax=1, interpolation="nearest")
-    ax.set_xticks([]), ax.set_yticks([])
+    with inference(model):
+        return int(model.encode(x[:1].to(model_device(model))).shape[-1])
 
 
 def reconstruction_grid(model: nn.Module, x: torch.Tensor, path: Path, *, noisy: torch.Tensor | None = None,
@@ -175,8 +105,8 @@ def reconstruction_grid(model: nn.Module, x: torch.Tensor, path: Path, *, noisy:
     if noisy is not None and noisy.shape[1:] != x.shape[1:]:
         raise NeuralabError(f"noisy must have the shape of x; got {tuple(noisy.shape)} and {tuple(x.shape)}")
     noisy = noisy[:len(x)] if noisy is not None else None
-    with _inference(model):
-        source = (noisy if noisy is not None else x).to(_device(model))
+    with inference(model):
+        source = (noisy if noisy is not None else x).to(model_device(model))
         recon = _reconstruct(model, source).cpu()
     mse = float(((recon.reshape(len(x), -1).float() - x.reshape(len(x), -1).float().cpu()) ** 2).mean())
     rows = [("input", x)] + ([("noisy input", noisy)] if noisy is not None else []) + [("reconstruction", recon)]
@@ -184,7 +114,7 @@ def reconstruction_grid(model: nn.Module, x: torch.Tensor, path: Path, *, noisy:
     fig, axes = plt.subplots(len(rows), 1, figsize=(TILE_INCHES * len(x) + 1.0, TILE_INCHES * len(rows) + 0.6),
                              squeeze=False)
     for ax, (name, batch) in zip(axes[:, 0], rows):
-        _show(ax, _mosaic(_pictures(batch, image_shape), 1, len(x)))
+        show_picture(ax, tile_images(to_pictures(batch, image_shape), 1, len(x)))
         ax.set_ylabel(name, fontsize=8)
     target = "clean input" if noisy is not None else "input"
     fig.suptitle(f"Reconstructions (MSE to the {target} {mse:.4f})", fontsize=10)
@@ -310,13 +240,13 @@ def manifold_grid(vae: nn.Module, path: Path, *, n: int = 15, span: float | None
     z1, z2 = np.meshgrid(grid, grid[::-1])  # z₂ grows upwards, as on a plot's y axis
     z = torch.zeros(n * n, dim)
     z[:, 0], z[:, 1] = torch.as_tensor(z1.ravel()), torch.as_tensor(z2.ravel())
-    with _inference(vae):
-        decoded = vae.decode(z.to(_device(vae))).cpu()
-    pictures = _pictures(decoded, image_shape)
+    with inference(vae):
+        decoded = vae.decode(z.to(model_device(vae))).cpu()
+    pictures = to_pictures(decoded, image_shape)
     h, w = pictures.shape[1:3]
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(min(0.5 * n + 1.5, 10.0), min(0.5 * n + 1.5, 10.0)))
-    _show(ax, _mosaic(pictures, n, n))
+    show_picture(ax, tile_images(pictures, n, n))
     centres = np.arange(n) * (np.array([w, h])[:, None] + 1) + (np.array([w, h])[:, None] - 1) / 2
     ticks = [f"{v:.1f}" for v in np.round(grid, 1) + 0.0]  # + 0.0 turns -0.0 into 0.0
     ax.set_xticks(centres[0], ticks, fontsize=6, rotation=90)
@@ -356,8 +286,8 @@ def interpolation_figure(vae: nn.Module, x_a: torch.Tensor, x_b: torch.Tensor, p
         raise NeuralabError(f"steps must be an int >= 2; got {steps!r}")
     if x_a.shape != x_b.shape:
         raise NeuralabError(f"x_a and x_b must have the same shape; got {tuple(x_a.shape)} and {tuple(x_b.shape)}")
-    device = _device(vae)
-    with _inference(vae):
+    device = model_device(vae)
+    with inference(vae):
         a, b = x_a.to(device), x_b.to(device)
         if hasattr(vae, "interpolate"):
             path_images = vae.interpolate(a, b, steps=steps)
@@ -367,41 +297,16 @@ def interpolation_figure(vae: nn.Module, x_a: torch.Tensor, x_b: torch.Tensor, p
             path_images = vae.decode((1 - t) * z[:1] + t * z[1:])
     batch = torch.cat([x_a[None].cpu().float(), path_images.cpu().float().reshape(steps, *x_a.shape),
                        x_b[None].cpu().float()])
-    pictures = _pictures(batch, image_shape)
+    pictures = to_pictures(batch, image_shape)
     plt = _pyplot()
     fig, axes = plt.subplots(1, steps + 2, figsize=(TILE_INCHES * (steps + 2) + 0.4, TILE_INCHES + 0.9))
     for i, (ax, picture) in enumerate(zip(axes, pictures)):
-        _show(ax, picture)
+        show_picture(ax, picture)
         ax.set_xlabel("A" if i == 0 else "B" if i == steps + 1 else f"{(i - 1) / (steps - 1):.2g}", fontsize=7)
         if i in (0, steps + 1):
             for spine in ax.spines.values():
                 spine.set_color(COLORS["val"])
     fig.suptitle("Latent interpolation: input A, decoded path A → B, input B", fontsize=10)
-    fig.tight_layout()
-    return _save(fig, path)
-
-
-def samples_grid(vae: nn.Module, path: Path, *, n: int = 64, seed: int = 0,
-                 image_shape: Sequence[int] | None = None) -> Path:
-    """``n`` images decoded from prior samples, ``vae.sample(n, generator=...)`` with a generator seeded ``seed``.
-
-    Returns
-    -------
-    Path
-        ``path``.
-    """
-    if not isinstance(n, int) or n < 1:
-        raise NeuralabError(f"n must be a positive int; got {n!r}")
-    device = _device(vae)
-    generator = torch.Generator(device=device).manual_seed(seed)
-    with _inference(vae):
-        samples = vae.sample(n, generator=generator).cpu()
-    cols = math.ceil(math.sqrt(n))
-    rows = math.ceil(n / cols)
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(min(0.6 * cols + 0.6, 10.0), min(0.6 * rows + 0.8, 10.0)))
-    _show(ax, _mosaic(_pictures(samples, image_shape), rows, cols))
-    ax.set_title(f"Samples from the prior (n = {n}, seed {seed})", fontsize=10)
     fig.tight_layout()
     return _save(fig, path)
 
@@ -472,9 +377,9 @@ def sparsity_histogram(mean_activations: np.ndarray, rho: float | None, path: Pa
 
 
 def _batched(model: nn.Module, fn: Any, x: torch.Tensor) -> list[torch.Tensor]:
-    """``fn`` on ``x`` in batches of 256 under :func:`_inference`, results on the CPU."""
-    device = _device(model)
-    with _inference(model):
+    """``fn`` on ``x`` in batches of 256 under :func:`~neuralab.report._figures.inference`, results on the CPU."""
+    device = model_device(model)
+    with inference(model):
         return [fn(x[i:i + BATCH_SIZE].to(device)).cpu() for i in range(0, len(x), BATCH_SIZE)]
 
 
@@ -542,7 +447,7 @@ def autoencoder_figures(model: nn.Module, x: torch.Tensor, labels: np.ndarray | 
             figures.append({"file": Path(path).name, "title": title, "caption": caption})
 
     try:
-        _image_shape(x, image_shape)
+        infer_image_shape(x, image_shape)
         images = True
     except NeuralabError as err:
         images = False
@@ -554,7 +459,7 @@ def autoencoder_figures(model: nn.Module, x: torch.Tensor, labels: np.ndarray | 
         noisy = None
         if getattr(model, "noise", "none") not in (None, "none") and hasattr(model, "corrupt"):
             generator = torch.Generator(device=x.device).manual_seed(generator_seed)
-            with _inference(model):
+            with inference(model):
                 noisy = model.corrupt(x[:10], generator=generator)
         add(reconstruction_grid(model, x, out / "reconstructions.png", noisy=noisy, image_shape=image_shape),
             f"Reconstructions ({split})",
@@ -578,7 +483,8 @@ def autoencoder_figures(model: nn.Module, x: torch.Tensor, labels: np.ndarray | 
                 "Learned manifold",
                 "Images decoded from a regular grid over the 2-D latent space, spaced by the prior's quantiles "
                 "(Kingma & Welling 2014, Fig. 4). Smooth changes from tile to tile mean a continuous latent space.")
-        add(samples_grid(model, out / "samples.png", seed=generator_seed, image_shape=image_shape),
+        add(samples_grid(model, out / "samples.png", n=N_SAMPLES, seed=generator_seed, image_shape=image_shape,
+                         title=f"Samples from the prior (n = {N_SAMPLES}, seed {generator_seed})"),
             "Samples from the prior",
             "Images decoded from z ~ N(0, I). Blurry or mixed images are common for a VAE with a pixel-wise "
             "likelihood; garbage means the posterior does not match the prior.")
