@@ -15,7 +15,6 @@ with a caption.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ from torch import nn
 from neuralab.report._figures import pyplot as _pyplot
 from neuralab.report._figures import save_figure as _save
 from neuralab.errors import NeuralabError
+from neuralab.report.images import grid_shape
 
 __all__ = ["plot_confusion_matrix", "plot_first_layer_filters", "conv_outputs", "plot_feature_maps",
            "plot_confident_mistakes", "classification_figures"]
@@ -68,12 +68,6 @@ def _minmax(x: np.ndarray) -> np.ndarray:
     """Scale to [0, 1]; a constant array becomes mid-grey rather than dividing by zero."""
     lo, hi = float(x.min()), float(x.max())
     return np.full_like(x, 0.5) if hi - lo < 1e-12 else (x - lo) / (hi - lo)
-
-
-def _grid(n: int) -> tuple[int, int]:
-    """(rows, columns) of a near-square grid for ``n`` panels."""
-    cols = max(1, math.ceil(math.sqrt(n)))
-    return max(1, math.ceil(n / cols)), cols
 
 
 def plot_confusion_matrix(y_true: Any, y_pred: Any, classes: Sequence[Any], path: Path,
@@ -153,7 +147,7 @@ def plot_first_layer_filters(weight: torch.Tensor, path: Path) -> Path:
     if weight.ndim != 4:
         raise NeuralabError(f"weight must have shape (out_channels, in_channels, kh, kw); got {tuple(weight.shape)}")
     w = weight.detach().float().cpu()[:MAX_FILTERS]
-    rows, cols = _grid(len(w))
+    rows, cols = grid_shape(len(w))
     plt = _pyplot()
     fig, axes = plt.subplots(rows, cols, figsize=(0.9 * cols + 0.4, 0.9 * rows + 0.6), squeeze=False)
     for i, ax in enumerate(axes.flat):
@@ -293,7 +287,7 @@ def plot_confident_mistakes(images: torch.Tensor, y_true: Any, proba: np.ndarray
         ax.axis("off")
         ax.text(0.5, 0.5, f"No misclassified images among {len(t)}", ha="center", va="center", fontsize=11)
         return _save(fig, path)
-    rows, cols = _grid(len(wrong))
+    rows, cols = grid_shape(len(wrong))
     fig, axes = plt.subplots(rows, cols, figsize=(1.9 * cols, 2.0 * rows + 0.4), squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
