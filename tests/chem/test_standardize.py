@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from rdkit import Chem
 
 from neuralab.chem import MoleculeError, canonical_smiles, parse_smiles, standardize, standardize_many
-from neuralab.chem.standardize import MAX_SMILES_LENGTH
+from neuralab.chem.standardize import MAX_HEAVY_ATOMS, MAX_SMILES_LENGTH, heavy_atoms
 from neuralab.errors import DataError
 
 
@@ -127,3 +127,64 @@ def test_unsanitisable_molecule_is_a_molecule_error() -> None:
     mol = Chem.MolFromSmiles("C(C)(C)(C)(C)C", sanitize=False)
     with pytest.raises(MoleculeError, match=r"^cannot standardise 'C\(C\)\(C\)\(C\)\(C\)C': Explicit valence"):
         standardize(mol)
+
+
+def _parse_calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, bool]]:
+    """Record the length of the string and the ``sanitize`` flag of every ``Chem.MolFromSmiles`` call from now on."""
+    calls: list[tuple[int, bool]] = []
+    real = Chem.MolFromSmiles
+
+    def spy(text: str, sanitize: bool = True, **kwargs: object) -> Chem.Mol | None:
+        calls.append((len(text), sanitize))
+        return real(text, sanitize=sanitize, **kwargs)
+
+    monkeypatch.setattr(Chem, "MolFromSmiles", spy)
+    return calls
+
+
+def test_a_string_over_max_length_never_reaches_rdkit(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = _parse_calls(monkeypatch)
+    mols, errors = standardize_many(["C" * 1_000_000, "CCO"])
+    assert mols[0] is None and mols[1] is not None and {n for n, _ in calls} == {3}  # only CCO was parsed
+    assert re.fullmatch(r"SMILES 'C{80}\.\.\.\[1000000 characters\]' is too long: it has 1000000 characters, more "
+                        rf"than the {MAX_SMILES_LENGTH} accepted; .*", errors[0])
+    _, errors = standardize_many(["CCCO"], max_length=3)
+    assert "it has 4 characters, more than the 3 accepted" in errors[0]
+
+
+def test_a_molecule_over_max_atoms_is_a_bad_row_refused_before_sanitising(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A 10,000-character SMILES used to hang for minutes in the Ipc descriptor; now only the cheap parse runs.
+    calls = _parse_calls(monkeypatch)
+    mols, errors = standardize_many(["c" * 10_000, "CCO"])
+    assert [sanitize for n, sanitize in calls if n == 10_000] == [False]
+    assert mols[0] is None and mols[1] is not None and errors[1] is None
+    assert re.fullmatch(rf"molecule 'c{{80}}\.\.\.\[10000 characters\]' is too large: it has 10000 heavy atoms, more "
+                        rf"than the {MAX_HEAVY_ATOMS} accepted; .*", errors[0])
+
+
+def test_max_atoms_counts_heavy_atoms_of_every_fragment() -> None:
+    mols, errors = standardize_many(["CCCO", "CCCCCO", "[H]C([H])([H])CCO", "CCO.CCO"], max_atoms=4)
+    assert [e is None for e in errors] == [True, False, True, False]
+    assert errors[1] == ("molecule 'CCCCCO' is too large: it has 6 heavy atoms, more than the 4 accepted; larger "
+                         "molecules are outside what the featurisers handle in reasonable time")
+    with pytest.raises(MoleculeError, match=r"^molecule 'CCCC' is too large: it has 4 heavy atoms, more than the 3"):
+        parse_smiles("CCCC", max_atoms=3)
+
+
+def test_max_atoms_applies_to_a_given_molecule() -> None:
+    mol = Chem.MolFromSmiles("CCCCCC")
+    with pytest.raises(MoleculeError, match=r"^molecule 'CCCCCC' is too large: it has 6 heavy atoms, more than the 5"):
+        standardize(mol, max_atoms=5)
+    assert Chem.MolToSmiles(standardize(mol, max_atoms=6)) == "CCCCCC"
+
+
+def test_heavy_atoms_counts_dummies_but_not_hydrogen() -> None:
+    assert heavy_atoms(Chem.MolFromSmiles("[H]OC([2H])*", sanitize=False)) == 3
+    assert heavy_atoms(Chem.MolFromSmiles("*" * 20)) == 20
+
+
+@pytest.mark.parametrize("limits", [{"max_atoms": 0}, {"max_length": -1}, {"max_atoms": 2.5}, {"max_length": True},
+                                    {"max_atoms": None}])
+def test_size_limits_must_be_positive_ints(limits: dict) -> None:
+    with pytest.raises(DataError, match=r"^max_(atoms|length) must be a positive int; got "):
+        standardize_many(["CCO"], **limits)

@@ -30,14 +30,18 @@ from rdkit.Chem.MolStandardize import rdMolStandardize
 
 from neuralab.errors import DataError
 
-__all__ = ["MAX_SMILES_LENGTH", "MoleculeError", "canonical_smiles", "parse_smiles", "standardize",
-           "standardize_many"]
+__all__ = ["MAX_HEAVY_ATOMS", "MAX_SMILES_LENGTH", "MoleculeError", "canonical_smiles", "heavy_atoms", "parse_smiles",
+           "standardize", "standardize_many"]
 
 log = logging.getLogger(__name__)
 
 # RDKit's parser is fast, but sanitising some long strings is quadratic (100 000 'c' take minutes). Real SMILES,
 # even of peptides, are far shorter; a limit keeps any input string bounded in time.
 MAX_SMILES_LENGTH = 10_000
+# Ten times ESOL's largest molecule (55 heavy atoms), room for macrocycles and peptides of about 40 residues. At 500
+# heavy atoms every RDKit 2D descriptor together takes about a second (the Ipc pair is skipped above
+# featurize.IPC_MAX_ATOMS); at 1,000 they take six, and Ipc alone minutes.
+MAX_HEAVY_ATOMS = 500
 
 _TIMESTAMP = re.compile(r"^\[\d\d:\d\d:\d\d\]\s?")
 _POSITION = re.compile(r"check for mistakes around position (\d+)")
@@ -48,13 +52,17 @@ class MoleculeError(DataError):
     """A SMILES or molecule that RDKit cannot parse, sanitise or standardise. The message is one line."""
 
 
-def parse_smiles(smiles: str) -> Chem.Mol:
+def parse_smiles(smiles: str, *, max_length: int = MAX_SMILES_LENGTH, max_atoms: int = MAX_HEAVY_ATOMS) -> Chem.Mol:
     """Parse and sanitise one SMILES string.
 
     Parameters
     ----------
     smiles : str
         A SMILES string; leading and trailing whitespace is ignored.
+    max_length : int, default MAX_SMILES_LENGTH
+        The longest string accepted, checked before RDKit parses it.
+    max_atoms : int, default MAX_HEAVY_ATOMS
+        The most heavy atoms accepted (:func:`heavy_atoms`, all fragments counted), checked before sanitising.
 
     Returns
     -------
@@ -64,8 +72,8 @@ def parse_smiles(smiles: str) -> Chem.Mol:
     Raises
     ------
     MoleculeError
-        When ``smiles`` is not a string, is empty, is longer than :data:`MAX_SMILES_LENGTH`, cannot be encoded as
-        UTF-8, or RDKit rejects it; the message shows the string and RDKit's reason.
+        When ``smiles`` is not a string, is empty, is longer than ``max_length``, has more than ``max_atoms`` heavy
+        atoms, cannot be encoded as UTF-8, or RDKit rejects it; the message shows the string and the reason.
 
     Examples
     --------
@@ -75,33 +83,57 @@ def parse_smiles(smiles: str) -> Chem.Mol:
     Traceback (most recent call last):
     MoleculeError: invalid SMILES 'C(C)(C)(C)(C)C': Explicit valence for atom # 0 C, 5, is greater than permitted
     """
+    _check_limits(max_length, max_atoms)
     if not isinstance(smiles, str):
         raise MoleculeError(f"SMILES must be a str; got {type(smiles).__name__} {_show(repr(smiles))}")
     text = smiles.strip()
     if not text:
         raise MoleculeError(f"invalid SMILES {_show(smiles)!r}: it is empty")
-    if len(text) > MAX_SMILES_LENGTH:
-        raise MoleculeError(f"invalid SMILES {_show(text)!r}: it has {len(text)} characters, more than the "
-                            f"{MAX_SMILES_LENGTH} accepted")
-    try:
-        with _captured_log() as capture:
-            mol = Chem.MolFromSmiles(text)
-    except UnicodeError:  # lone surrogates and the like cannot cross into C++
-        raise MoleculeError(f"invalid SMILES {_show(text)!r}: it is not valid UTF-8 text") from None
-    if mol is None:
-        raise MoleculeError(f"invalid SMILES {_show(text)!r}: {_reason(_messages(capture), text)}")
+    if len(text) > max_length:
+        raise MoleculeError(f"SMILES {_show(text)!r} is too long: it has {len(text)} characters, more than the "
+                            f"{max_length} accepted; {_TOO_BIG}")
+    # Parsing without sanitising is linear and fast; sanitising and everything after it are not, so the size is
+    # checked in between. The second, full parse keeps RDKit's usual behaviour (explicit H removed, stereo assigned).
+    for sanitize in (False, True):
+        try:
+            with _captured_log() as capture:
+                mol = Chem.MolFromSmiles(text, sanitize=sanitize)
+        except UnicodeError:  # lone surrogates and the like cannot cross into C++
+            raise MoleculeError(f"invalid SMILES {_show(text)!r}: it is not valid UTF-8 text") from None
+        if mol is None:
+            raise MoleculeError(f"invalid SMILES {_show(text)!r}: {_reason(_messages(capture), text)}")
+        if not sanitize:
+            _check_size(mol, max_atoms, text)
     if mol.GetNumAtoms() == 0:
         raise MoleculeError(f"invalid SMILES {_show(text)!r}: it has no atoms")
     return mol
 
 
-def standardize(mol_or_smiles: Chem.Mol | str) -> Chem.Mol:
+def heavy_atoms(mol: Chem.Mol) -> int:
+    """The number of atoms other than hydrogen in ``mol``, every fragment counted; dummy atoms (``*``) count.
+
+    This is the size that :data:`MAX_HEAVY_ATOMS` limits. Unlike RDKit's ``GetNumHeavyAtoms`` it counts dummy
+    atoms, which cost the featurisers as much as carbon does.
+
+    Examples
+    --------
+    >>> heavy_atoms(Chem.MolFromSmiles("[H]OC([2H])*"))
+    3
+    """
+    return sum(atom.GetAtomicNum() != 1 for atom in mol.GetAtoms())
+
+
+def standardize(mol_or_smiles: Chem.Mol | str, *, max_length: int = MAX_SMILES_LENGTH,
+                max_atoms: int = MAX_HEAVY_ATOMS) -> Chem.Mol:
     """Return the standard form of a molecule: sanitised, largest fragment, neutralised, atoms in canonical order.
 
     Parameters
     ----------
     mol_or_smiles : rdkit.Chem.Mol or str
         A molecule, or a SMILES string parsed with :func:`parse_smiles`. A molecule is copied, never changed.
+    max_length, max_atoms : int
+        Size limits, as in :func:`parse_smiles`; ``max_atoms`` applies to a given molecule too, before anything
+        else is done with it.
 
     Returns
     -------
@@ -111,8 +143,8 @@ def standardize(mol_or_smiles: Chem.Mol | str) -> Chem.Mol:
     Raises
     ------
     MoleculeError
-        For a bad SMILES, an object that is neither a string nor a molecule, a molecule with no atoms, or one that
-        RDKit cannot sanitise or standardise.
+        For a bad SMILES, an object that is neither a string nor a molecule, a molecule with no atoms or over the
+        size limits, or one that RDKit cannot sanitise or standardise.
 
     Examples
     --------
@@ -121,8 +153,10 @@ def standardize(mol_or_smiles: Chem.Mol | str) -> Chem.Mol:
     """
     given_mol = isinstance(mol_or_smiles, Chem.Mol)
     if isinstance(mol_or_smiles, str):
-        mol = parse_smiles(mol_or_smiles)
+        mol = parse_smiles(mol_or_smiles, max_length=max_length, max_atoms=max_atoms)
     elif given_mol:
+        _check_limits(max_length, max_atoms)
+        _check_size(mol_or_smiles, max_atoms, None)
         mol = Chem.Mol(mol_or_smiles)
         if mol.GetNumAtoms() == 0:
             raise MoleculeError("cannot standardise a molecule with no atoms")
@@ -158,13 +192,18 @@ def canonical_smiles(mol_or_smiles: Chem.Mol | str) -> str:
     return Chem.MolToSmiles(standardize(mol_or_smiles))
 
 
-def standardize_many(smiles: Sequence[str | Chem.Mol]) -> tuple[list[Chem.Mol | None], list[str | None]]:
+def standardize_many(smiles: Sequence[str | Chem.Mol], *, max_length: int = MAX_SMILES_LENGTH,
+                     max_atoms: int = MAX_HEAVY_ATOMS) -> tuple[list[Chem.Mol | None], list[str | None]]:
     """Standardise a column of SMILES, never raising for a bad row.
 
     Parameters
     ----------
     smiles : sequence of str or rdkit.Chem.Mol
         SMILES strings (or molecules); any other object in the sequence (None, NaN) is a bad row.
+    max_length : int, default MAX_SMILES_LENGTH
+        A longer string is a bad row, refused before RDKit parses it.
+    max_atoms : int, default MAX_HEAVY_ATOMS
+        A molecule with more heavy atoms (:func:`heavy_atoms`) is a bad row, refused before it is sanitised.
 
     Returns
     -------
@@ -173,22 +212,47 @@ def standardize_many(smiles: Sequence[str | Chem.Mol]) -> tuple[list[Chem.Mol | 
     errors : list of str or None
         None where the row worked, else the one-line reason (the :class:`MoleculeError` message).
 
+    Raises
+    ------
+    DataError
+        When ``max_length`` or ``max_atoms`` is not a positive int (never for a row).
+
     Examples
     --------
     >>> mols, errors = standardize_many(["CCO", "C1CC"])
     >>> mols[1] is None, errors[1]
     (True, "invalid SMILES 'C1CC': SMILES Parse Error: unclosed ring for input: 'C1CC'")
     """
+    _check_limits(max_length, max_atoms)
     mols: list[Chem.Mol | None] = []
     errors: list[str | None] = []
     for item in smiles:
         try:
-            mols.append(standardize(item))
+            mols.append(standardize(item, max_length=max_length, max_atoms=max_atoms))
             errors.append(None)
         except MoleculeError as e:
             mols.append(None)
             errors.append(str(e))
     return mols, errors
+
+
+_TOO_BIG = "larger molecules are outside what the featurisers handle in reasonable time"
+
+
+def _check_limits(max_length: int, max_atoms: int) -> None:
+    """A DataError unless both size limits are positive ints."""
+    for name, value in (("max_length", max_length), ("max_atoms", max_atoms)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise DataError(f"{name} must be a positive int; got {value!r}")
+
+
+def _check_size(mol: Chem.Mol, max_atoms: int, text: str | None) -> None:
+    """A MoleculeError when ``mol`` (parsed from ``text``, or given) has more than ``max_atoms`` heavy atoms."""
+    n = heavy_atoms(mol)
+    if n > max_atoms:
+        label = text if text is not None else _smiles_or_unknown(mol)
+        raise MoleculeError(f"molecule {_show(label)!r} is too large: it has {n} heavy atoms, more than the "
+                            f"{max_atoms} accepted; {_TOO_BIG}")
 
 
 class _NoCapture:
