@@ -17,6 +17,7 @@ SMILES = ["CCO", "c1ccccc1O", "CC(=O)Oc1ccccc1C(=O)O", "C[C@H](N)C(=O)O", "ClC(C
 # The package exports the function `featurize`, which hides the module of the same name: import it by path.
 featurize_module = importlib.import_module("neuralab.chem.featurize")
 ALL = FeaturizerConfig(kinds=["morgan", "morgan_counts", "rdkit2d", "maccs"], n_bits=256)
+IPC_MAX_ATOMS = featurize_module.IPC_MAX_ATOMS
 
 
 @pytest.mark.parametrize(("kinds", "width"), [
@@ -187,3 +188,20 @@ def test_no_molecules_gives_an_empty_matrix() -> None:
 
 def _must_not_compute(*args: object) -> np.ndarray:
     raise AssertionError("a cached row was recomputed")
+
+
+def test_ipc_is_skipped_above_ipc_max_atoms(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Ipc took 187 s on a 1,000-atom molecule; above the cut-off it is not even called.
+    called: list[int] = []
+    j = DESCRIPTOR_NAMES.index("Ipc")
+    spied = list(featurize_module._DESCRIPTORS)
+    real = spied[j]
+    spied[j] = lambda mol: called.append(mol.GetNumAtoms()) or real(mol)
+    monkeypatch.setattr(featurize_module, "_DESCRIPTORS", spied)
+    at, above = "C" * IPC_MAX_ATOMS, "C" * (IPC_MAX_ATOMS + 1)
+    x = featurize([at, above], FeaturizerConfig(kinds=["rdkit2d"]))
+    assert called == [IPC_MAX_ATOMS]
+    ipc = [DESCRIPTOR_NAMES.index("Ipc"), DESCRIPTOR_NAMES.index("AvgIpc")]
+    assert np.isfinite(x[0, ipc]).all() and np.isnan(x[1, ipc]).all()
+    others = np.delete(x[1], ipc)
+    assert np.isfinite(others).sum() == np.isfinite(np.delete(x[0], ipc)).sum()  # nothing else is skipped
