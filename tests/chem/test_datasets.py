@@ -154,3 +154,13 @@ def test_dataset_checks_column_lengths() -> None:
 
 def _offline(*args: object, **kwargs: object) -> None:
     raise OSError("network disabled in tests")
+
+
+def test_csv_keeps_a_too_large_molecule_as_a_failed_row_with_its_size(tmp_path: Path) -> None:
+    path = _csv(tmp_path, f"smiles,y\nCCO,1\n{'C' * 10_000},2\nCCCCCC,3\n")
+    ds = load_molecule_csv(path, target_column="y")
+    assert ds.valid_mask.tolist() == [True, False, True]
+    assert "it has 10000 heavy atoms, more than the 500 accepted" in (ds.errors[1] or "")
+    ds = load_molecule_csv(path, target_column="y", max_atoms=5)
+    assert ds.valid_mask.tolist() == [True, False, False]
+    assert "it has 6 heavy atoms, more than the 5 accepted" in (ds.errors[2] or "")

@@ -28,7 +28,7 @@ import datamol
 import numpy as np
 from rdkit import Chem, rdBase
 
-from neuralab.chem.standardize import standardize_many
+from neuralab.chem.standardize import MAX_HEAVY_ATOMS, standardize_many
 from neuralab.data.registry import fetch, sha256_file
 from neuralab.data.splits import Split
 from neuralab.errors import DataError, did_you_mean
@@ -195,7 +195,7 @@ def load_solubility(*, data_dir: str | Path | None = None) -> MoleculeDataset:
 
 
 def load_molecule_csv(path: str | Path, *, smiles_column: str = "smiles", target_column: str | None = None,
-                      name: str | None = None) -> MoleculeDataset:
+                      name: str | None = None, max_atoms: int = MAX_HEAVY_ATOMS) -> MoleculeDataset:
     """Load molecules from a CSV file with a header row.
 
     Parameters
@@ -210,6 +210,10 @@ def load_molecule_csv(path: str | Path, *, smiles_column: str = "smiles", target
         (missing; :attr:`MoleculeDataset.valid_mask` leaves them out); anything else must be a finite number.
     name : str, optional
         The data set's name; by default the file's stem.
+    max_atoms : int, default MAX_HEAVY_ATOMS
+        A molecule with more heavy atoms keeps its row as a SMILES that failed, with its size and the limit in
+        ``errors[i]``: it is refused before RDKit sanitises it, so a huge molecule cannot stall the load or the
+        featurisers (see :mod:`neuralab.chem.standardize`).
 
     Returns
     -------
@@ -237,7 +241,7 @@ def load_molecule_csv(path: str | Path, *, smiles_column: str = "smiles", target
     smiles_col = _column(path, header, smiles_column)
     target_col = None if target_column is None else _column(path, header, target_column)
     smiles = _texts(path, rows, smiles_col, smiles_column)
-    mols, errors = standardize_many(smiles)
+    mols, errors = standardize_many(smiles, max_atoms=max_atoms)
     return MoleculeDataset(
         smiles=smiles, mols=mols, y=None if target_col is None else _numbers(path, rows, target_col, target_column),
         name=name or path.stem, files={path.name: sha256_file(path)}, errors=errors, target_name=target_column,

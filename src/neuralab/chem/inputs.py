@@ -5,11 +5,17 @@ on the training molecules only: the feature scaler learns their statistics, and 
 (packed, in the weights file) so that a prediction can say how similar a new molecule is to anything seen in
 training. :func:`prepare_molecules` loads a molecular data set and splits it without letting duplicates or (for
 the scaffold split) scaffolds cross sides.
+
+The pipeline also remembers the size of its largest training molecule, and refuses at prediction time a molecule
+far larger (:attr:`MoleculeInputs.max_atoms`): such a molecule is outside what the model learnt, and some RDKit
+descriptors take minutes on very large ones. Training data get the absolute cap of
+:data:`~neuralab.chem.standardize.MAX_HEAVY_ATOMS` heavy atoms: larger rows are left out like unparsable ones.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any, Self
 
 import numpy as np
@@ -20,17 +26,23 @@ from neuralab.chem.datasets import load_esol, load_molecule_csv, load_solubility
 from neuralab.chem.featurize import FeaturizerConfig, featurize
 from neuralab.chem.graphs import ATOM_FDIM, BOND_FDIM, collate_graphs, mol_to_graph
 from neuralab.chem.splits import duplicate_groups, scaffold_split, scaffolds
+from neuralab.chem.standardize import MAX_HEAVY_ATOMS, heavy_atoms, standardize_many
 from neuralab.data.prepared import PreparedData
 from neuralab.data.registry import search_dirs
 from neuralab.data.scaling import make_scaler
 from neuralab.data.splits import Split, cv_fold, split_indices
 from neuralab.errors import DataError
 
-__all__ = ["MoleculeInputs", "GraphSplit", "prepare_molecules", "tanimoto_max"]
+__all__ = ["ATOM_LIMIT_FACTOR", "ATOM_LIMIT_FLOOR", "MoleculeInputs", "GraphSplit", "prepare_molecules",
+           "tanimoto_max"]
 
 logger = logging.getLogger(__name__)
 
 _REFERENCE = FeaturizerConfig(kinds=["morgan"], radius=2, n_bits=2048)
+# The default size limit of prediction: twice the largest training molecule, and never under 100 heavy atoms, so that
+# a model of small molecules (ESOL: at most 55) still takes any drug-sized one (its low similarity flags it instead).
+ATOM_LIMIT_FACTOR = 2
+ATOM_LIMIT_FLOOR = 100
 
 
 class GraphSplit(Dataset):
@@ -66,14 +78,29 @@ class MoleculeInputs:
         Build molecular graphs (for an MPNN).
     scaling
         Scaler for the features: ``robust`` suits descriptors with heavy tails, ``none`` suits bit vectors.
+    max_atoms
+        The most heavy atoms (:func:`~neuralab.chem.standardize.heavy_atoms`) of a molecule to predict; ``None``
+        derives the limit from the training molecules (see :attr:`max_atoms`).
+
+    Attributes
+    ----------
+    train_max_atoms : int or None
+        Heavy atoms of the largest training molecule, set by :meth:`fit`; None before, and for a pipeline loaded
+        from a run saved before it was recorded.
     """
 
-    def __init__(self, features: FeaturizerConfig | None, graph: bool, scaling: str = "none") -> None:
+    def __init__(self, features: FeaturizerConfig | None, graph: bool, scaling: str = "none",
+                 max_atoms: int | None = None) -> None:
         if features is None and not graph:
             raise DataError("a molecular model needs features (data.features) or graphs (model: mpnn)")
+        if max_atoms is not None and (isinstance(max_atoms, bool) or not isinstance(max_atoms, int) or max_atoms < 1):
+            raise DataError(f"max_atoms must be a positive int, or None to derive it from the training molecules; "
+                            f"got {max_atoms!r}")
         self.features, self.graph = features, graph
         self.scaler = make_scaler(scaling) if features is not None else None
         self.reference: torch.Tensor | None = None
+        self.train_max_atoms: int | None = None
+        self._max_atoms = max_atoms
 
     @classmethod
     def from_recipe(cls, recipe: Any) -> MoleculeInputs:
@@ -92,11 +119,74 @@ class MoleculeInputs:
 
         return len(feature_names(self.features))
 
+    @property
+    def max_atoms(self) -> int:
+        """The most heavy atoms a molecule may have to be predicted.
+
+        The explicit ``max_atoms`` when one was given; else ``ATOM_LIMIT_FACTOR`` (2) times the largest training
+        molecule, but at least ``ATOM_LIMIT_FLOOR`` (100); else, for a pipeline not fitted or saved before the
+        training size was recorded, the absolute cap :data:`~neuralab.chem.standardize.MAX_HEAVY_ATOMS` (500).
+        """
+        if self._max_atoms is not None:
+            return self._max_atoms
+        if self.train_max_atoms is None:
+            return MAX_HEAVY_ATOMS
+        return max(ATOM_LIMIT_FACTOR * self.train_max_atoms, ATOM_LIMIT_FLOOR)
+
     def fit(self, mols: list[Any]) -> Self:
         if self.scaler is not None:
             self.scaler.fit(_features(mols, self.features))
         self.reference = torch.from_numpy(np.packbits(_features(mols, _REFERENCE) > 0, axis=1))
+        self.train_max_atoms = max((heavy_atoms(m) for m in mols), default=None)
         return self
+
+    def check(self, mols: Sequence[Any]) -> list[str | None]:
+        """Why each molecule cannot be predicted: a one-line error for one over :attr:`max_atoms`, else None.
+
+        Parameters
+        ----------
+        mols : sequence of rdkit.Chem.Mol or None
+            Standardised molecules; None (a row that failed earlier) gives None, its own error being elsewhere.
+
+        Returns
+        -------
+        list of str or None
+            One entry per molecule.
+        """
+        limit = self.max_atoms
+        errors: list[str | None] = []
+        for mol in mols:
+            n = None if mol is None else heavy_atoms(mol)
+            errors.append(None if n is None or n <= limit else
+                          f"molecule too large for this model: it has {n} heavy atoms, more than its limit of "
+                          f"{limit} ({self._limit_reason()})")
+        return errors
+
+    def standardize(self, smiles: Sequence[Any]) -> tuple[list[Any], list[str | None]]:
+        """Standardise SMILES for prediction, never raising for a bad row (as
+        :func:`~neuralab.chem.standardize.standardize_many`), with this model's size limit.
+
+        Returns
+        -------
+        mols : list of rdkit.Chem.Mol or None
+            None where the row cannot be predicted.
+        errors : list of str or None
+            None where the row is fine, else why not: RDKit's reason, or the size and the limit (:meth:`check`).
+        """
+        mols, errors = standardize_many(smiles, max_atoms=max(self.max_atoms, MAX_HEAVY_ATOMS))
+        for i, error in enumerate(self.check(mols)):
+            if error is not None:
+                mols[i], errors[i] = None, error
+        return mols, errors
+
+    def _limit_reason(self) -> str:
+        """Where :attr:`max_atoms` comes from, for messages."""
+        if self._max_atoms is not None:
+            return "set explicitly"
+        if self.train_max_atoms is None:
+            return "the absolute cap; this model's training molecules were not measured"
+        return (f"{ATOM_LIMIT_FACTOR} x its largest training molecule of {self.train_max_atoms} heavy atoms, at least "
+                f"{ATOM_LIMIT_FLOOR}; larger molecules are far outside what it learnt")
 
     def transform(self, mols: list[Any], y: torch.Tensor | None = None) -> tuple[torch.Tensor, ...] | GraphSplit:
         extra = None
@@ -118,12 +208,21 @@ class MoleculeInputs:
         state = {f"scaler.{k}": v for k, v in (self.scaler.state_dict() if self.scaler else {}).items()}
         if self.reference is not None:
             state["reference"] = self.reference
+        if self.train_max_atoms is not None:
+            state["train_max_atoms"] = torch.tensor([self.train_max_atoms], dtype=torch.int64)
+        if self._max_atoms is not None:
+            state["max_atoms"] = torch.tensor([self._max_atoms], dtype=torch.int64)
         return state
 
     def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        """Restore a fitted pipeline; a state saved before the training size was recorded loads too (the limit is
+        then the absolute cap). A saved explicit ``max_atoms`` applies unless this pipeline was given its own."""
         if self.scaler is not None:
             self.scaler.load_state_dict({k[7:]: v for k, v in state.items() if k.startswith("scaler.")})
         self.reference = state.get("reference")
+        self.train_max_atoms = int(state["train_max_atoms"].reshape(-1)[0]) if "train_max_atoms" in state else None
+        if self._max_atoms is None and "max_atoms" in state:
+            self._max_atoms = int(state["max_atoms"].reshape(-1)[0])
 
 
 def _features(mols: list[Any], config: FeaturizerConfig) -> np.ndarray:
@@ -186,8 +285,9 @@ def prepare_molecules(recipe: Any) -> PreparedData:
     if not keep.any():
         raise DataError(f"none of the {len(ds.mols)} rows of {cfg.name!r} has a parsable SMILES and a target")
     if not keep.all():
-        logger.warning("%d of %d rows have an unparsable SMILES or no target and are left out of training",
-                       (~keep).sum(), len(keep))
+        first = next((e for e in ds.errors if e is not None), None)
+        logger.warning("%d of %d rows have an unparsable or too large SMILES or no target and are left out of "
+                       "training%s", (~keep).sum(), len(keep), f" (the first error: {first})" if first else "")
     idx_keep = np.flatnonzero(keep)
     mols = [ds.mols[i] for i in idx_keep]
     smiles = [ds.smiles[i] for i in idx_keep]
