@@ -38,7 +38,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from neuralab.models import MLP
 from neuralab.train import FitData, OptimizerConfig, TrainerConfig, evaluate, fit
-from neuralab.train.engine import _Batches
+from neuralab.train.batches import Batches
 
 from _common import cpu_model, timed_pair  # noqa: E402  (benchmarks/ is on sys.path)
 
@@ -159,7 +159,7 @@ def bench_data_path(n: int, reps: int) -> dict[str, Any]:
         out[name] = {"sizes": [784, *hidden, 10], "fit_s": t_fit, "dataloader_s": t_dl,
                      "fit_samples_per_s": fast, "dataloader_samples_per_s": loader, "speedup": fast / loader}
     # The engine's own batcher, private but exactly what fit iterates over on the fast path.
-    fast_batches = _Batches((x, y), 128, torch.device("cpu"), torch.Generator().manual_seed(0), shuffle=True)
+    fast_batches = Batches((x, y), 128, torch.device("cpu"), torch.Generator().manual_seed(0), shuffle=True)
     loader = DataLoader(TensorDataset(x, y), batch_size=128, shuffle=True)
     t_fast, t_dl = timed_pair(lambda: list(fast_batches), lambda: list(loader), reps)
     fast, slow = n / statistics.median(t_fast), n / statistics.median(t_dl)
@@ -310,7 +310,7 @@ def notes(r: dict[str, Any]) -> list[str]:
         f"{min(os_['paired_ratios']):.3f}–{max(os_['paired_ratios']):.3f}) for the small one.",
         "- 2: reference is `DataLoader(TensorDataset(x, y), batch_size=128, shuffle=True)`, 0 workers. "
         "2a is the number the goal asks for; 2b is the same with a small model; 2c times only the batches (the "
-        "engine's `_Batches` against iterating the DataLoader), which is all the fast path changes.",
+        "engine's `Batches` against iterating the DataLoader), which is all the fast path changes.",
         f"- 3: FLOPs per epoch = 6·N·Σ(in·out) (forward 2·N·Σ(in·out), backward 2× forward), matmuls only, "
         f"= {f['flops_per_epoch']['convention'] / 1e9:.1f} GFLOP for N = {f['rows']:,}. Autograd skips the first "
         f"layer's input gradient, so the executed count is 6·N·Σ − 2·N·784·512: by it, batch 128 reaches "

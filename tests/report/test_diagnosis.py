@@ -94,8 +94,8 @@ def test_empty_and_single_epoch_histories():
     assert diagnose(history([1.0], [1.0])).startswith("Too short")
 
 
-def test_gan_task_is_not_judged_by_losses():
-    assert diagnose(history(TRAIN_CONVERGED), task="gan").startswith("Adversarial training")
+def test_adversarial_training_is_not_judged_by_losses():
+    assert diagnose(history(TRAIN_CONVERGED), adversarial=True).startswith("Adversarial training")
 
 
 def test_diagnose_is_deterministic():

@@ -89,11 +89,12 @@ def test_pretrained_encoder_initialises_a_classifier(ae_run, tmp_path):
     raw = {"name": "digits-finetune", "task": "classification",
            "data": {"name": "digits", "split": "stratified", "val": 0.1, "test": 0.2, "scaling": "minmax"},
            "model": {"name": "mlp", "hidden_sizes": [32, 2], "init_from": str(ae_run.path)},
-           "trainer": {"epochs": 0}}
+           "optimizer": {"name": "sgd", "lr": 1.0e-9}, "trainer": {"epochs": 1}}  # a step too small to move them
     run = train_recipe(validate_recipe(raw), out_dir=tmp_path / "ft", write_report=False)
     encoder = ae_run.model.encoder.net
-    assert torch.equal(run.model.net[0].weight, encoder[0].weight)
-    assert torch.equal(run.model.net[2].weight, encoder[2].weight)
+    assert torch.allclose(run.model.net[0].weight, encoder[0].weight, atol=1e-6)
+    assert torch.allclose(run.model.net[2].weight, encoder[2].weight, atol=1e-6)
+    assert not torch.allclose(run.model.net[2].weight, torch.zeros_like(encoder[2].weight), atol=1e-2)
 
 
 def test_a_bernoulli_decoder_rejects_unscaled_pixels(tmp_path):

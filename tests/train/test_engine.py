@@ -273,9 +273,9 @@ def test_regularisation_options_are_applied():
     (10, 4, False, [4, 4, 2]), (9, 4, False, [4, 5]), (9, 4, True, [4, 4]), (3, 4, False, [3]), (1, 4, False, [1]),
 ])
 def test_fast_path_batches_never_leave_a_single_row_behind(n, batch_size, drop_last, sizes):
-    from neuralab.train.engine import _Batches
+    from neuralab.train.batches import Batches
 
-    batches = _Batches((torch.arange(n),), batch_size, torch.device("cpu"), torch.Generator(), shuffle=True,
+    batches = Batches((torch.arange(n),), batch_size, torch.device("cpu"), torch.Generator(), shuffle=True,
                        drop_last=drop_last)
     got = [len(b[0]) for b in batches]
     assert got == sizes and len(batches) == len(sizes)

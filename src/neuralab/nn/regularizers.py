@@ -21,6 +21,7 @@ prevent neural networks from overfitting. JMLR 15, 1929-1958 (max-norm, section 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -34,24 +35,29 @@ __all__ = ["Penalty", "apply_max_norm", "l1_penalty", "l2_penalty"]
 _MAX_NORM_LAYERS = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
 
 
-def _penalised(module: nn.Module, include_bias: bool) -> list[Tensor]:
+def _parameters(module: nn.Module | Sequence[Tensor]) -> list[Tensor]:
+    """A module's parameters, or the given list of them (one optimiser's group)."""
+    return list(module.parameters()) if isinstance(module, nn.Module) else list(module)
+
+
+def _penalised(module: nn.Module | Sequence[Tensor], include_bias: bool) -> list[Tensor]:
     """Parameters to penalise: every one with ``include_bias``, else those with at least two dimensions."""
-    return [p for p in module.parameters() if include_bias or p.ndim >= 2]
+    return [p for p in _parameters(module) if include_bias or p.ndim >= 2]
 
 
-def _zero(module: nn.Module) -> Tensor:
+def _zero(module: nn.Module | Sequence[Tensor]) -> Tensor:
     """A scalar zero on the device and dtype of the module's first parameter (CPU float32 if it has none)."""
-    p = next(module.parameters(), None)
+    p = next(iter(_parameters(module)), None)
     return torch.zeros(()) if p is None else torch.zeros((), device=p.device, dtype=p.dtype)
 
 
-def l1_penalty(module: nn.Module, *, include_bias: bool = False) -> Tensor:
+def l1_penalty(module: nn.Module | Sequence[Tensor], *, include_bias: bool = False) -> Tensor:
     """Sum of absolute values of the module's weights, ``Σ |w|``.
 
     Parameters
     ----------
-    module : nn.Module
-        The model; all of its parameters are visited, trainable or not.
+    module : nn.Module or sequence of Tensor
+        The model, all of whose parameters are visited, trainable or not; or a list of parameters (one group).
     include_bias : bool, default False
         Also penalise one-dimensional parameters (biases, normalisation scales and shifts).
 
@@ -74,7 +80,7 @@ def l1_penalty(module: nn.Module, *, include_bias: bool = False) -> Tensor:
     return torch.stack([p.abs().sum() for p in params]).sum()
 
 
-def l2_penalty(module: nn.Module, *, include_bias: bool = False) -> Tensor:
+def l2_penalty(module: nn.Module | Sequence[Tensor], *, include_bias: bool = False) -> Tensor:
     """Sum of squared weights, ``Σ w²`` (no factor ½; see the module docstring for weight decay).
 
     Adding ``λ/2 · l2_penalty(model)`` to the loss and training with plain SGD is the same as SGD with
@@ -82,8 +88,8 @@ def l2_penalty(module: nn.Module, *, include_bias: bool = False) -> Tensor:
 
     Parameters
     ----------
-    module : nn.Module
-        The model; all of its parameters are visited, trainable or not.
+    module : nn.Module or sequence of Tensor
+        The model, all of whose parameters are visited, trainable or not; or a list of parameters (one group).
     include_bias : bool, default False
         Also penalise one-dimensional parameters (biases, normalisation scales and shifts).
 
@@ -172,8 +178,8 @@ class Penalty:
         """Whether the penalty can be non-zero (some coefficient is > 0)."""
         return self.l1 > 0 or self.l2 > 0
 
-    def __call__(self, module: nn.Module) -> Tensor:
-        """Return the penalty of ``module`` as a differentiable scalar."""
+    def __call__(self, module: nn.Module | Sequence[Tensor]) -> Tensor:
+        """Return the penalty of ``module`` (or of a list of parameters) as a differentiable scalar."""
         total = _zero(module)
         if self.l1 > 0:
             total = total + self.l1 * l1_penalty(module, include_bias=self.include_bias)

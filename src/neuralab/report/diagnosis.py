@@ -10,6 +10,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+from neuralab.directions import direction
 from neuralab.errors import NeuralabError
 
 __all__ = ["diagnose", "OVERFIT_RISE", "OVERFIT_GAP", "STEEP_DROP", "STALL_DROP", "EXPLODE"]
@@ -20,8 +21,6 @@ STEEP_DROP = 0.02  # train loss still falls >2% per epoch over the last fifth of
 STALL_DROP = 0.05  # train loss ended <5% below its first epoch
 EXPLODE = 10.0  # train loss ended >10x its first epoch
 STILL_IMPROVING = 0.02  # the val metric ended within 2% of its best: it has not turned yet
-ADVERSARIAL = {"gan"}
-HIGHER_IS_BETTER = {"accuracy", "r2"}  # as neuralab.train.metrics, without importing torch into the report
 _TINY = 1e-12
 
 Series = list[tuple[float, float]]  # (epoch, value) pairs
@@ -52,7 +51,7 @@ def _epoch(value: float) -> str:
 
 def _resolve_mode(monitor: str, mode: str) -> str:
     if mode == "auto":
-        return "max" if monitor.split("_", 1)[-1] in HIGHER_IS_BETTER else "min"
+        return direction(monitor)
     if mode not in ("min", "max"):
         raise NeuralabError(f"mode must be one of 'min', 'max', 'auto'; got {mode!r}")
     return mode
@@ -135,7 +134,8 @@ def _still_falling(train: Series, val: Series, mode: str) -> str | None:
             f"Train for more epochs or raise the learning rate.")
 
 
-def diagnose(history: list[dict], *, monitor: str = "val_loss", mode: str = "min", task: str | None = None) -> str:
+def diagnose(history: list[dict], *, monitor: str = "val_loss", mode: str = "min",
+             adversarial: bool = False) -> str:
     """Say in one or two sentences whether a run over-fitted, under-fitted, diverged or fits well.
 
     The rules, checked in this order (the first that matches wins; thresholds are module constants):
@@ -143,7 +143,8 @@ def diagnose(history: list[dict], *, monitor: str = "val_loss", mode: str = "min
     1. No epochs: nothing to diagnose.
     2. **Diverged**: any ``train_loss``, ``val_loss`` or ``monitor`` value is NaN or inf, or the final train loss
        is more than ``EXPLODE`` (10) times the first.
-    3. Adversarial task (``task="gan"``): the losses of a two-player game do not measure fit; judge the samples.
+    3. Adversarial training (``adversarial=True``): the losses of a two-player game do not measure fit; judge the
+       samples.
     4. Fewer than two epochs with a train loss: too short to judge.
     5. **Overfitting**: the validation curve (``monitor`` when the history has it and it starts with ``val_``,
        else ``val_loss``, read in the direction ``mode``) ended more than ``OVERFIT_RISE`` (10%, relative to its
@@ -164,9 +165,9 @@ def diagnose(history: list[dict], *, monitor: str = "val_loss", mode: str = "min
     monitor
         The metric that chose the best epoch, e.g. ``"val_loss"`` or ``"val_accuracy"``.
     mode
-        ``"min"``, ``"max"``, or ``"auto"`` (``max`` for accuracy and r2, else ``min``).
-    task
-        The run's task (``"classification"``, ``"regression"``, ``"gan"`` ...). Only ``"gan"`` changes the rules.
+        ``"min"``, ``"max"``, or ``"auto"`` (from :func:`neuralab.directions.direction`).
+    adversarial
+        The run is a two-player game (a GAN, as its task says in ``metrics.json``): its losses are not judged.
 
     Returns
     -------
@@ -192,7 +193,7 @@ def diagnose(history: list[dict], *, monitor: str = "val_loss", mode: str = "min
     note = _diverged(history, dict.fromkeys(["train_loss", "val_loss", monitor]), train)
     if note:
         return note
-    if task is not None and task.lower() in ADVERSARIAL:
+    if adversarial:
         return ("Adversarial training: generator and discriminator losses do not measure over- or under-fitting; "
                 "judge the generated samples instead.")
     if len(train) < 2:

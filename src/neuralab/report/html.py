@@ -261,7 +261,7 @@ def write_report(run_dir: str | Path) -> Path:
     best_epoch = metrics.get("best_epoch")
     curves = plot_learning_curves(history, run_dir, best_epoch=best_epoch if isinstance(best_epoch, int) else None)
     note = diagnose(history, monitor=str(metrics.get("monitor") or "val_loss"), mode=str(metrics.get("mode") or "min"),
-                    task=metrics.get("task"))
+                    adversarial=metrics.get("adversarial") is True)
     path = run_dir / REPORT
     path.write_text(_page(run_dir, config, metrics, environment, figures, curves, note), encoding="utf-8")
     logger.info("wrote %s", path)

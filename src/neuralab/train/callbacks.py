@@ -9,6 +9,7 @@ engine's :class:`~neuralab.train.engine.FitState`. A callback that keeps state i
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -154,38 +155,56 @@ class Checkpoint(Callback):
 
 
 class LRSchedule(Callback):
-    """Step a learning-rate schedule after every batch or every epoch, as the schedule asks."""
+    """Step learning-rate schedules (one per optimiser that has one) after every batch or every epoch, as each asks.
+
+    Every schedule is stepped, so a GAN's generator and discriminator each follow their own.
+    """
 
     order = 10
 
-    def __init__(self, schedule: Schedule) -> None:
-        self.schedule = schedule
+    def __init__(self, schedules: Schedule | Sequence[Schedule]) -> None:
+        self.schedules = [schedules] if not isinstance(schedules, Sequence) else list(schedules)
+
+    @property
+    def schedule(self) -> Schedule:
+        """The first schedule (the only one for a model with one parameter group)."""
+        return self.schedules[0]
 
     def on_batch_end(self, state: FitState) -> None:
-        if self.schedule.interval == "step":
-            self.schedule.scheduler.step()
+        for schedule in self.schedules:
+            if schedule.interval == "step":
+                schedule.scheduler.step()
 
     def on_epoch_end(self, state: FitState) -> None:
-        if self.schedule.interval != "epoch":
-            return
-        if self.schedule.monitor is not None:
-            value = state.logs.get(self.schedule.monitor)
-            if value is None:
-                raise TrainingError(f"the {type(self.schedule.scheduler).__name__} schedule monitors "
-                                    f"{self.schedule.monitor!r}, which is not logged; logged: {sorted(state.logs)}")
-            self.schedule.scheduler.step(value)
-        else:
-            self.schedule.scheduler.step()
+        for schedule in self.schedules:
+            if schedule.interval != "epoch":
+                continue
+            if schedule.monitor is not None:
+                value = state.logs.get(schedule.monitor)
+                if value is None:
+                    raise TrainingError(f"the {type(schedule.scheduler).__name__} schedule monitors "
+                                        f"{schedule.monitor!r}, which is not logged; logged: {sorted(state.logs)}")
+                schedule.scheduler.step(value)
+            else:
+                schedule.scheduler.step()
 
     def state_dict(self) -> dict[str, Any]:
-        return self.schedule.scheduler.state_dict()
+        return {"schedules": [schedule.scheduler.state_dict() for schedule in self.schedules]}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.schedule.scheduler.load_state_dict(state)
+        states = state["schedules"] if "schedules" in state else [state]  # a checkpoint from before groups
+        if len(states) != len(self.schedules):
+            raise TrainingError(f"the checkpoint has {len(states)} learning-rate schedule(s) and this run "
+                                f"{len(self.schedules)}; resume with the run's own config")
+        for schedule, saved in zip(self.schedules, states):
+            schedule.scheduler.load_state_dict(saved)
 
 
 class NonFiniteGuard(Callback):
     """Stop at the first NaN or Inf training loss with one line naming epoch, step, loss and learning rate.
+
+    It reads ``state.step_checks``: one value per step, the loss of the default step, or the sum of every loss a
+    model's own ``train_step`` passed to ``optimizers.update`` and every number it returned.
 
     The losses of recent steps stay on the device and are checked every ``check_every`` steps and at the end of the
     epoch, so the guard costs one synchronisation per ``check_every`` steps rather than one per step; the step it
@@ -200,14 +219,14 @@ class NonFiniteGuard(Callback):
         self._checked = 0
 
     def on_batch_end(self, state: FitState) -> None:
-        if len(state.step_losses) - self._checked >= self.check_every:
+        if len(state.step_checks) - self._checked >= self.check_every:
             self._check(state)
 
     def on_epoch_end(self, state: FitState) -> None:
         self._check(state)
 
     def _check(self, state: FitState) -> None:
-        recent = state.step_losses[self._checked:]
+        recent = state.step_checks[self._checked:]
         if not recent:
             return
         values = stack_losses(recent).cpu()
@@ -224,7 +243,7 @@ class NonFiniteGuard(Callback):
                 f"training diverged: loss is {values[i].item()} at epoch {state.epoch}, step {step_in_epoch} "
                 f"(global step {state.epoch_start_step + step_in_epoch}), lr {lr:.3g}; try a smaller learning rate "
                 f"(e.g. --set optimizer.lr={lr / 10:.3g}) or gradient clipping (--set trainer.grad_clip=1.0)")
-        self._checked = len(state.step_losses)
+        self._checked = len(state.step_checks)
 
 
 class ProgressBar(Callback):
@@ -236,8 +255,14 @@ class ProgressBar(Callback):
         self._task: Any = None
 
     def on_fit_start(self, state: FitState) -> None:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, \
-            TimeRemainingColumn
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
 
         self._progress = Progress(
             TextColumn("[bold]epoch {task.fields[epoch]}"), BarColumn(), MofNCompleteColumn(),

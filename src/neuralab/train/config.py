@@ -6,15 +6,15 @@ bad key and the closest valid one (``trainer.epocs: unknown key (did you mean 'e
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from neuralab.errors import did_you_mean
+from neuralab.errors import ConfigError, did_you_mean
 
 __all__ = [
-    "StrictModel", "OptionsModel", "OptimizerConfig", "SchedulerConfig", "LossConfig", "EarlyStoppingConfig",
-    "TrainerConfig", "validation_message",
+    "StrictModel", "OptionsModel", "GroupedConfig", "OptimizerConfig", "SchedulerConfig", "LossConfig",
+    "EarlyStoppingConfig", "TrainerConfig", "validation_message",
 ]
 
 
@@ -35,15 +35,41 @@ class OptionsModel(BaseModel):
         return dict(self.model_extra or {})
 
 
-class OptimizerConfig(OptionsModel):
-    """``name`` of :data:`neuralab.nn.OPTIMIZERS`, ``lr``, and that optimiser's own options (``momentum``...)."""
+class GroupedConfig(OptionsModel):
+    """A section that may differ per parameter group: ``groups`` maps a group's name to the keys it overrides.
+
+    A GAN's generator and discriminator, for example, share the section's values but each may set its own::
+
+        optimizer: {name: adam, lr: 2.0e-4, betas: [0.5, 0.999], groups: {discriminator: {lr: 1.0e-4}}}
+    """
+
+    groups: dict[str, dict[str, Any]] = {}
+
+    def for_group(self, group: str) -> Self:
+        """This section with the overrides of ``group`` applied (a group may also change ``name``)."""
+        override = self.groups.get(group)
+        if not override:
+            return self
+        base = self.model_dump(exclude={"groups"})
+        if "name" in override and override["name"] != base.get("name"):  # another optimiser: its own options
+            base = {key: value for key, value in base.items() if key in type(self).model_fields}
+        try:
+            return type(self).model_validate({**base, **override})
+        except ValidationError as exc:
+            raise ConfigError(validation_message(exc, type(self), f"groups.{group}")) from None
+
+
+class OptimizerConfig(GroupedConfig):
+    """``name`` of :data:`neuralab.nn.OPTIMIZERS`, ``lr``, that optimiser's own options (``momentum``...), and
+    per-group overrides for models with several parameter groups (see :class:`GroupedConfig`)."""
 
     name: str = "adam"
     lr: float = Field(1e-3, gt=0)
 
 
-class SchedulerConfig(OptionsModel):
-    """``name`` of a schedule (none, step, cosine, one_cycle, plateau), ``warmup_epochs`` and its options."""
+class SchedulerConfig(GroupedConfig):
+    """``name`` of a schedule (none, step, cosine, one_cycle, plateau), ``warmup_epochs``, its options, and
+    per-group overrides (see :class:`GroupedConfig`)."""
 
     name: str = "none"
     warmup_epochs: float = Field(0.0, ge=0)
@@ -68,8 +94,11 @@ class EarlyStoppingConfig(StrictModel):
 class TrainerConfig(StrictModel):
     """How to train: epochs, batches, device, precision, seed and regularisation applied by the engine."""
 
-    epochs: int = Field(10, ge=0)
+    epochs: int = Field(10, ge=1)
     batch_size: int = Field(64, ge=1)
+    # Batches per epoch: needed for data without a length (a stream, an environment); with sized data, an epoch is
+    # the first ``steps_per_epoch`` batches of each shuffled pass.
+    steps_per_epoch: int | None = Field(None, ge=1)
     eval_batch_size: int | None = Field(None, ge=1)
     device: str = "auto"
     precision: Literal["fp32", "bf16"] = "fp32"

@@ -2,18 +2,29 @@
 
 A model trains in one of three ways, checked in this order:
 
-1. it defines ``train_step(batch, optimizers) -> dict``: the engine hands it the batch and the optimisers and
-   records what it returns (GANs, RBMs with contrastive divergence);
+1. it defines ``train_step(batch, optimizers) -> dict``: the engine hands it the batch and the optimisers (one per
+   parameter group its ``optimizer_groups()`` names) and records what it returns (GANs, RBMs with contrastive
+   divergence). Each of its updates goes through ``optimizers.update(loss, group)`` (:mod:`neuralab.train.step`),
+   which applies the same penalty, clipping, max-norm and non-finite check as the default step;
 2. it defines ``loss(batch)``: the engine backpropagates that loss (autoencoders, VAEs, language models). It
    returns a scalar tensor, or a dict with the scalar under ``"loss"`` and other terms beside it (a VAE's
    ``reconstruction`` and ``kl``), which are logged as ``train_<term>`` and ``val_<term>``;
 3. otherwise ``loss_fn(model(x), y)`` with the loss named in the config (classifiers, regressors).
 
-Two data paths feed it:
+A model may also define ``evaluate(batches) -> dict[str, float]``: an evaluation that is not a mean loss (a
+log-likelihood estimate, an episode return, a ranking metric). The engine calls it every epoch with the validation
+batches (``None`` when there is no validation data, e.g. for an agent that evaluates in its environment) and logs
+each value as ``val_<name>``. State that a model needs to resume exactly but that is not a weight (an RBM's
+persistent chains, an agent's replay buffer and environments) goes into checkpoints through the model's
+``train_state_dict()`` and ``load_train_state_dict(state)``.
+
+Three data paths feed it:
 
 * the **fast path**, for tensors that fit in memory: they are moved to the device once, each epoch draws one index
   permutation and slices batches from it. There is no per-sample Python and no DataLoader;
-* the **general path**, for any ``Dataset`` or ``DataLoader``, for data that does not fit in memory.
+* the **general path**, for any ``Dataset`` or ``DataLoader``, for data that does not fit in memory;
+* **streams**: an ``IterableDataset`` (a sampler), or ``None`` for a model whose ``train_step`` makes its own data
+  (an agent acting in its environments). An epoch is then ``trainer.steps_per_epoch`` steps.
 
 Everything random draws from generators that are seeded by ``config.seed`` and saved in checkpoints, so that a run
 resumed from its last checkpoint ends with the same weights, bit for bit, as one that was never interrupted.
@@ -23,31 +34,33 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import math
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Dataset, DistributedSampler
+from torch.utils.data import Dataset
 
+from neuralab.directions import direction
 from neuralab.errors import NeuralabError
-from neuralab.nn import Penalty, apply_max_norm, build_optimizer, build_scheduler, get_loss
+from neuralab.nn import get_loss
+from neuralab.train.batches import Batches, Split
 from neuralab.train.callbacks import Callback, EarlyStopping, LRSchedule, NonFiniteGuard, stack_losses
 from neuralab.train.config import LossConfig, OptimizerConfig, SchedulerConfig, TrainerConfig
-from neuralab.train.metrics import HIGHER_IS_BETTER, check_metrics, compute_metrics
 from neuralab.train.distributed import World, world
+from neuralab.train.metrics import check_metrics, compute_metrics
 from neuralab.train.seeding import resolve_device, rng_state, seed_everything, set_rng_state
 from neuralab.train.state import load_state
+from neuralab.train.step import Optimizers, build_optimizers, build_schedules, make_step
 
 __all__ = ["FitData", "FitState", "fit", "evaluate", "predict"]
 
 logger = logging.getLogger(__name__)
 
-Split = tuple[torch.Tensor, ...] | Dataset | DataLoader
+
 
 
 @dataclass
@@ -55,10 +68,11 @@ class FitData:
     """Training data and optional validation data.
 
     Each split is a tuple of tensors ``(x, y)`` or ``(x,)`` (the fast path), a ``Dataset`` or a ``DataLoader``.
-    A ``Dataset`` with a ``collate`` method is batched with it; batch elements only need ``.to(device)``.
+    A ``Dataset`` with a ``collate`` method is batched with it; batch elements only need ``.to(device)``. The
+    training split may also be an ``IterableDataset`` or ``None`` (a stream; see ``trainer.steps_per_epoch``).
     """
 
-    train: Split
+    train: Split | None
     val: Split | None = None
 
 
@@ -67,7 +81,7 @@ class FitState:
     """What callbacks see: the model, optimisers, config, counters, logs and the ``stop`` flag."""
 
     model: nn.Module
-    optimizers: list[torch.optim.Optimizer]
+    optimizers: Optimizers
     config: TrainerConfig
     device: torch.device
     generator: torch.Generator
@@ -79,37 +93,55 @@ class FitState:
     stop: bool = False
     logs: dict[str, float] = field(default_factory=dict)
     history: list[dict[str, float]] = field(default_factory=list)
-    step_losses: list[torch.Tensor] = field(default_factory=list)
+    step_losses: list[torch.Tensor] = field(default_factory=list)  # each step's loss, for the epoch's train_loss
+    step_checks: list[torch.Tensor] = field(default_factory=list)  # each step's losses, for the non-finite check
     team: World = field(default_factory=World)
 
     def training_state(self) -> dict[str, Any]:
         """Everything a resumed run needs, as a nested dict of tensors and plain values."""
-        return {
+        state = {
             "epoch": self.epoch,
             "global_step": self.global_step,
             "model": self.model.state_dict(),
-            "optimizers": [opt.state_dict() for opt in self.optimizers],
+            "optimizers": self.optimizers.state_dict(),
             "callbacks": {key: cb.state_dict() for key, cb in self._keyed_callbacks().items()},
             "rng": rng_state(self.generator),
             "history": self.history,
         }
+        if hasattr(self.model, "train_state_dict"):  # persistent chains, a replay buffer, environments...
+            state["model_train_state"] = self.model.train_state_dict()
+        return state
 
     def load_training_state(self, state: dict[str, Any]) -> None:
         """Restore what :meth:`training_state` saved; callbacks are matched by class name."""
+        epoch, step, history = state["epoch"], state["global_step"], state["history"]
+        if not (isinstance(epoch, int) and isinstance(step, int) and isinstance(history, list) and epoch >= 0
+                and all(isinstance(h, dict) for h in history)):
+            raise TypeError("epoch, global_step or history has the wrong type")
         self.model.load_state_dict(state["model"])
-        if len(state["optimizers"]) != len(self.optimizers):
-            raise NeuralabError(f"the checkpoint has {len(state['optimizers'])} optimiser(s) and this run "
-                                f"{len(self.optimizers)}; resume with the run's own config")
-        for opt, opt_state in zip(self.optimizers, state["optimizers"]):
-            opt.load_state_dict(opt_state)
+        self.optimizers.load_state_dict(state["optimizers"])
         for key, cb in self._keyed_callbacks().items():
             if key in state["callbacks"]:
                 cb.load_state_dict(state["callbacks"][key])
             elif cb.state_dict():
                 raise NeuralabError(f"the checkpoint has no state for callback {key}; resume with the run's own "
                                     "config")
+        if hasattr(self.model, "load_train_state_dict"):
+            self.model.load_train_state_dict(state.get("model_train_state"))
         set_rng_state(state["rng"], self.generator)
-        self.epoch, self.global_step, self.history = state["epoch"], state["global_step"], state["history"]
+        self.epoch, self.global_step, self.history = epoch, step, history
+
+    def resume_from(self, path: str | Path) -> None:
+        """Restore a ``last.ckpt``; a damaged or tampered file is a one-line error naming it."""
+        state = load_state(path)
+        try:
+            self.load_training_state(state)
+        except NeuralabError:
+            raise
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError, RuntimeError) as exc:
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise NeuralabError(f"checkpoint {path} is damaged or from another config ({reason}); resume with the "
+                                "run's own config, or start again") from None
 
 
     def _keyed_callbacks(self) -> dict[str, Callback]:
@@ -154,10 +186,11 @@ def fit(
         early stopping from ``config`` itself.
     optimizer
         An :class:`OptimizerConfig` (default Adam, lr 1e-3), or ready optimisers. A model may define
-        ``optimizer_groups()`` returning several parameter lists: it then gets one optimiser per list (a GAN's
-        generator and discriminator).
+        ``optimizer_groups()`` returning named parameter lists: it then gets one optimiser per group (a GAN's
+        generator and discriminator), each with the config's ``groups`` overrides for its name.
     scheduler
-        A learning-rate schedule, stepped per batch or per epoch as it needs.
+        A learning-rate schedule for each optimiser (with the config's per-group overrides), stepped per batch or
+        per epoch as it needs.
     loss
         The loss for models without ``loss``/``train_step``: a name, a config or a callable.
     metrics
@@ -201,33 +234,35 @@ def fit(
         for module in model.modules():  # 2-D convolutions only: channels_last is a 4-D layout (Conv3d has 5-D)
             if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):
                 module.to(memory_format=torch.channels_last)
-    optimizers = _build_optimizers(model, optimizer)
-    train_loader = _Batches(data.train, config.batch_size, device, generator, shuffle=config.shuffle,
-                            drop_last=config.drop_last, num_workers=config.num_workers, team=team)
+    optimizers = Optimizers(_build_optimizers(model, optimizer), model, config, team)
+    train_loader = Batches(data.train, config.batch_size, device, generator, shuffle=config.shuffle,
+                            drop_last=config.drop_last, num_workers=config.num_workers, team=team,
+                            steps_per_epoch=config.steps_per_epoch)
     steps = len(train_loader)
     callbacks = list(callbacks)
-    if scheduler is not None and config.epochs > 0:  # zero epochs: evaluate or export an initialised model
-        schedule = build_scheduler(scheduler.name, optimizers[0], epochs=config.epochs, steps_per_epoch=steps,
-                                   warmup_epochs=scheduler.warmup_epochs, **scheduler.options)
-        if schedule is not None:
-            callbacks.append(LRSchedule(schedule))
+    if scheduler is not None:
+        schedules = build_schedules(optimizers.by_name, scheduler, epochs=config.epochs, steps_per_epoch=steps)
+        if schedules:
+            callbacks.append(LRSchedule(schedules))
+    has_evaluation = hasattr(model, "evaluate")
     monitor = config.monitor or ("val_loss" if data.val is not None else "train_loss")
     if config.early_stopping is not None:
         es = config.early_stopping
         es_monitor = es.monitor or monitor
-        callbacks.append(EarlyStopping(es_monitor, _mode(es_monitor, es.mode), es.patience, es.min_delta,
-                                       es.restore_best))
+        callbacks.append(EarlyStopping(es_monitor, direction(es_monitor) if es.mode == "auto" else es.mode,
+                                       es.patience, es.min_delta, es.restore_best))
     callbacks.append(NonFiniteGuard())
     callbacks.sort(key=lambda cb: cb.order)
     state = FitState(model, optimizers, config, device, generator, callbacks, steps, team=team)
     if resume is not None:
-        state.load_training_state(load_state(resume))
+        state.resume_from(resume)
         train_loader.epoch = state.epoch  # a distributed sampler's shuffle goes on from the resumed epoch
         logger.info("resumed from %s at epoch %d", resume, state.epoch)
     if team.distributed:
         team.broadcast_model(model)
     eval_loss = _resolve_loss(model, loss)
-    step_fn = _make_step(model, optimizers, config, eval_loss, team)
+    step_fn = make_step(model, optimizers, eval_loss)
+    own_step = hasattr(model, "train_step")
     batch_hooks = [cb for cb in callbacks if type(cb).on_batch_end is not Callback.on_batch_end]
     autocast = _autocast(device, config.precision)
 
@@ -235,9 +270,9 @@ def fit(
         cb.on_fit_start(state)
     while state.epoch < config.epochs and not state.stop:
         model.train()
-        state.step_losses, state.epoch_start_step = [], state.global_step
+        state.step_losses, state.step_checks, state.epoch_start_step = [], [], state.global_step
         extra: dict[str, list[Any]] = {}
-        lr = optimizers[0].param_groups[0]["lr"] if optimizers else float("nan")
+        lrs = {name: opt.param_groups[0]["lr"] for name, opt in optimizers.by_name.items()}
         start = time.perf_counter()
         state.epoch += 1
         for cb in callbacks:
@@ -247,12 +282,16 @@ def fit(
                 batch = train_transform(batch, generator)
             with autocast:
                 out = step_fn(batch)
+            updates, optimizers.losses = optimizers.losses, []
             if isinstance(out, dict):
                 loss_value = out.get("loss", next(iter(out.values()), float("nan")))
                 for key, value in out.items():
                     extra.setdefault(key, []).append(value)
-                out = torch.as_tensor(loss_value)
-            state.step_losses.append(out)
+                loss_value = torch.as_tensor(loss_value)
+            else:
+                loss_value = out
+            state.step_losses.append(loss_value)
+            state.step_checks.append(_checked(updates, out) if own_step else updates[-1])
             state.global_step += 1
             for cb in batch_hooks:
                 cb.on_batch_end(state)
@@ -265,13 +304,16 @@ def fit(
         for key, values in extra.items():
             if key != "loss":
                 logs[f"train_{key}"] = mean(stack_losses(values).mean())
-        if data.val is not None:
+        if data.val is not None or has_evaluation:
             with autocast:
                 val = evaluate(model, data.val, loss=eval_loss, metrics=metrics, device=device,
                                batch_size=config.eval_batch_size or max(config.batch_size, 1024),
                                inverse_target=inverse_target)
             logs.update({f"val_{k}": v for k, v in val.items()})
-        logs["lr"], logs["time"] = lr, time.perf_counter() - start
+        logs["lr"] = next(iter(lrs.values()), float("nan"))
+        if len(lrs) > 1:
+            logs.update({f"lr_{name}": value for name, value in lrs.items()})
+        logs["time"] = time.perf_counter() - start
         if team.distributed:
             logs = team.same_logs(logs)
         state.logs = logs
@@ -283,20 +325,26 @@ def fit(
     return state
 
 
-def _mode(monitor: str, mode: str) -> str:
-    if mode != "auto":
-        return mode
-    return "max" if monitor.split("_", 1)[-1] in HIGHER_IS_BETTER else "min"
-
-
-def _build_optimizers(model: nn.Module, optimizer: Any) -> list[torch.optim.Optimizer]:
+def _build_optimizers(model: nn.Module, optimizer: Any) -> Any:
+    """Ready optimisers as given, or one per parameter group from a config."""
     if isinstance(optimizer, torch.optim.Optimizer):
         return [optimizer]
-    if isinstance(optimizer, (list, tuple)):
-        return list(optimizer)
-    cfg = optimizer or OptimizerConfig()
-    groups = model.optimizer_groups() if hasattr(model, "optimizer_groups") else [list(model.parameters())]
-    return [build_optimizer(cfg.name, params, cfg.lr, **cfg.options) for params in groups]
+    if isinstance(optimizer, (list, tuple, dict)):
+        return optimizer
+    return build_optimizers(model, optimizer)
+
+
+def _checked(updates: list[torch.Tensor], out: Any) -> torch.Tensor:
+    """One value for the non-finite check of a ``train_step``: the sum of its update losses and returned numbers
+    (a NaN or Inf in any of them makes the sum non-finite too)."""
+    values = list(updates)
+    if isinstance(out, dict):
+        values += [torch.as_tensor(v) for v in out.values() if isinstance(v, (torch.Tensor, float, int))]
+    elif out is not None:
+        values.append(torch.as_tensor(out))
+    if not values:
+        return torch.zeros(())
+    return stack_losses([v.detach().float().sum() for v in values]).sum()
 
 
 def _resolve_loss(model: nn.Module, loss: Any) -> Callable[..., torch.Tensor] | None:
@@ -319,154 +367,45 @@ def _resolve_loss(model: nn.Module, loss: Any) -> Callable[..., torch.Tensor] | 
     return lambda batch: loss(model(batch[0]), batch[1])
 
 
-def _make_step(model: nn.Module, optimizers: list[torch.optim.Optimizer], config: TrainerConfig,
-               loss_fn: Callable[..., torch.Tensor] | None,
-               team: World = World()) -> Callable[[tuple[torch.Tensor, ...]], Any]:
-    """Build the per-batch update once, so the hot loop has no config look-ups."""
-    if hasattr(model, "train_step"):
-        return lambda batch: model.train_step(batch, optimizers)
-    assert loss_fn is not None
-    penalty = Penalty(l1=config.l1, l2=config.l2)
-    params = [p for p in model.parameters() if p.requires_grad]
-    opt = optimizers[0]
-
-    def step(batch: tuple[torch.Tensor, ...]) -> torch.Tensor | dict[str, torch.Tensor]:
-        loss = loss_fn(batch)
-        terms = None
-        if isinstance(loss, dict):  # a model's own loss with its terms beside it
-            terms, loss = loss, loss["loss"]
-        total = loss + penalty(model) if penalty.active else loss
-        opt.zero_grad(set_to_none=True)
-        total.backward()
-        if team.distributed:
-            team.all_reduce_gradients(params)
-        if config.grad_clip is not None:
-            torch.nn.utils.clip_grad_norm_(params, config.grad_clip)
-        opt.step()
-        if config.max_norm is not None:
-            apply_max_norm(model, config.max_norm)
-        if terms is not None:
-            return {k: v.detach() if isinstance(v, torch.Tensor) else v for k, v in terms.items()}
-        return loss.detach()
-
-    return step
-
-
 def _autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager[Any]:
     if precision == "bf16":
         return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
     return contextlib.nullcontext()
 
 
-class _Batches:
-    """Batches of a split: index slices of device tensors (fast path) or a DataLoader (general path)."""
-
-    def __init__(self, split: Split, batch_size: int, device: torch.device, generator: torch.Generator | None, *,
-                 shuffle: bool, drop_last: bool = False, num_workers: int = 0, team: World = World()) -> None:
-        self.device, self.batch_size, self.generator = device, batch_size, generator
-        self.shuffle, self.drop_last, self.team = shuffle, drop_last, team
-        self.tensors: tuple[torch.Tensor, ...] | None = None
-        self.loader: DataLoader | None = None
-        self.sampler: DistributedSampler | None = None
-        self.epoch = 0
-        if isinstance(split, (tuple, list)) and all(isinstance(t, torch.Tensor) for t in split):
-            if not split:
-                raise NeuralabError("a data split needs at least one tensor")
-            n = len(split[0])
-            if any(len(t) != n for t in split):
-                raise NeuralabError(f"tensors of one split differ in length: {[len(t) for t in split]}")
-            if n == 0:
-                raise NeuralabError("a data split is empty")
-            if n < team.size:
-                raise NeuralabError(f"a data split of {n} rows cannot be shared by {team.size} processes")
-            self.tensors = tuple(t.to(device) for t in split)
-        elif isinstance(split, DataLoader):
-            if team.distributed:
-                raise NeuralabError("a ready DataLoader cannot be sharded across processes; pass the Dataset")
-            self.loader = split
-        elif isinstance(split, Dataset):
-            # A dataset of variable-size items (molecular graphs) says how to batch them with a `collate` method.
-            if team.distributed and len(split) < team.size:
-                raise NeuralabError(f"a data split of {len(split)} items cannot be shared by {team.size} processes")
-            sampler = None
-            if team.distributed:  # each process its own shard of one seeded permutation per epoch
-                seed = int(torch.randint(2**31, (1,), generator=generator).item()) if generator is not None else 0
-                sampler = DistributedSampler(split, num_replicas=team.size, rank=team.rank, shuffle=shuffle,
-                                             seed=seed, drop_last=True)
-            self.sampler = sampler
-            self.loader = DataLoader(split, batch_size=batch_size, shuffle=shuffle and sampler is None,
-                                     drop_last=drop_last, sampler=sampler,
-                                     generator=generator if shuffle and sampler is None else None,
-                                     num_workers=num_workers, collate_fn=getattr(split, "collate", None),
-                                     pin_memory=device.type == "cuda")
-        else:
-            raise NeuralabError(f"data must be a tuple of tensors, a Dataset or a DataLoader; got "
-                                f"{type(split).__name__}")
-
-    def __len__(self) -> int:
-        if self.loader is not None:
-            return len(self.loader)
-        n = self._rows()
-        if (self.drop_last or n % self.batch_size == 1) and n > self.batch_size:
-            # A last batch of one row is folded into the one before: batch norm cannot train on a single row.
-            return n // self.batch_size
-        return math.ceil(n / self.batch_size)
-
-    def _rows(self) -> int:
-        """Rows this process trains on per epoch: all of them, or an equal shard of each process's."""
-        return len(self.tensors[0]) // self.team.size
-
-    def __iter__(self) -> Iterator[tuple[torch.Tensor, ...]]:
-        if self.loader is not None:
-            if self.sampler is not None:
-                self.sampler.set_epoch(self.epoch)
-                self.epoch += 1
-            for batch in self.loader:
-                batch = batch if isinstance(batch, (tuple, list)) else (batch,)
-                yield tuple(t.to(self.device, non_blocking=True) for t in batch)
-            return
-        tensors, team = self.tensors, self.team
-        n = self._rows()
-        if self.shuffle:
-            # Drawn on the CPU generator (saved in checkpoints), then moved: one transfer per epoch.
-            order = torch.randperm(len(tensors[0]), generator=self.generator)
-            if team.distributed:  # the same permutation on every rank: each takes every size-th sample
-                order = order[:n * team.size][team.rank::team.size]
-        elif team.distributed:
-            order = torch.arange(team.rank, n * team.size, team.size)
-        else:  # in order, one process: plain slices, no gather
-            for lo, hi in self._bounds(n):
-                yield tuple(t[lo:hi] for t in tensors)
-            return
-        order = order.to(self.device)
-        for lo, hi in self._bounds(n):
-            idx = order[lo:hi]
-            yield tuple(t[idx] for t in tensors)
-
-    def _bounds(self, n: int) -> list[tuple[int, int]]:
-        steps, bs = len(self), self.batch_size
-        last = n if not self.drop_last or n <= bs else steps * bs
-        return [(i * bs, last if i == steps - 1 else (i + 1) * bs) for i in range(steps)]
-
-
 @torch.no_grad()
-def evaluate(model: nn.Module, split: Split, *, loss: Callable[..., torch.Tensor] | str | LossConfig | None = None,
-             metrics: Sequence[str] = (), device: str | torch.device | None = None, batch_size: int = 1024,
+def evaluate(model: nn.Module, split: Split | None, *,
+             loss: Callable[..., torch.Tensor] | str | LossConfig | None = None, metrics: Sequence[str] = (),
+             device: str | torch.device | None = None, batch_size: int = 1024,
              inverse_target: Callable[[torch.Tensor], torch.Tensor] | None = None) -> dict[str, float]:
-    """Mean loss and metrics of ``model`` over a whole split, in eval mode.
+    """Mean loss and metrics of ``model`` over a whole split, in eval mode, and the model's own evaluation.
 
-    ``loss`` is a per-batch callable (as ``fit`` resolves it), a loss name or config; the result has ``loss`` when one is
-    given (and each term, when the loss returns a dict of terms) and one entry per metric, computed over all outputs
-    at once.
+    ``loss`` is a per-batch callable (as ``fit`` resolves it), a loss name or config; the result has ``loss`` when one
+    is given (and each term, when the loss returns a dict of terms) and one entry per metric, computed over all
+    outputs at once. A model with ``evaluate(batches)`` adds what it returns (``batches`` is ``None`` when ``split`` is).
     """
     device = resolve_device(device) if device is not None else next(model.parameters()).device
     if isinstance(loss, (str, LossConfig)):
         loss = _resolve_loss(model, loss)
     was_training = model.training
     model.eval()
+    result: dict[str, float] = {}
+    if split is not None:
+        result = _mean_loss(model, split, loss, metrics, device, batch_size, inverse_target)
+    if hasattr(model, "evaluate"):
+        batches = None if split is None else Batches(split, batch_size, device, None, shuffle=False)
+        result.update(model.evaluate(batches))
+    model.train(was_training)
+    return result
+
+
+def _mean_loss(model: nn.Module, split: Split, loss: Callable[..., Any] | None, metrics: Sequence[str],
+               device: torch.device, batch_size: int, inverse_target: Callable[..., torch.Tensor] | None
+               ) -> dict[str, float]:
+    """The batch-size-weighted mean of each loss term, and the metrics over all outputs."""
     totals: dict[str, torch.Tensor] = {}
     count, outs, ys = 0, [], []
-    for batch in _Batches(split, batch_size, device, None, shuffle=False):
+    for batch in Batches(split, batch_size, device, None, shuffle=False):
         n = len(batch[0])
         if loss is not None:
             value = loss(batch)
@@ -476,7 +415,6 @@ def evaluate(model: nn.Module, split: Split, *, loss: Callable[..., torch.Tensor
             outs.append(model(batch[0]).float())
             ys.append(batch[1])
         count += n
-    model.train(was_training)
     result = {key: float(v) / count for key, v in totals.items()} if count else {}
     if metrics and count:
         result.update(compute_metrics(list(metrics), torch.cat(outs), torch.cat(ys), inverse_target))
@@ -491,6 +429,6 @@ def predict(model: nn.Module, x: torch.Tensor | Dataset, *, batch_size: int = 10
     split = (x,) if isinstance(x, torch.Tensor) else x
     was_training = model.training
     model.eval()
-    outs = [model(batch[0]).cpu() for batch in _Batches(split, batch_size, device, None, shuffle=False)]
+    outs = [model(batch[0]).cpu() for batch in Batches(split, batch_size, device, None, shuffle=False)]
     model.train(was_training)
     return torch.cat(outs)

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 
 from neuralab.errors import NeuralabError, did_you_mean
 
-__all__ = ["METRICS", "HIGHER_IS_BETTER", "compute_metrics", "check_metrics"]
+__all__ = ["METRICS", "compute_metrics", "check_metrics"]
 
 
 def _binary(out: torch.Tensor) -> bool:
@@ -68,7 +68,6 @@ METRICS: dict[str, Callable[[torch.Tensor, torch.Tensor], float]] = {
     "mae": mae,
     "r2": r2,
 }
-HIGHER_IS_BETTER = {"accuracy", "r2"}
 REGRESSION = {"rmse", "mae", "r2"}
 
 
