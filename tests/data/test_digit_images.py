@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import re
+import struct
+import warnings
+import zlib
 from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageFile
 
-from neuralab.data.digit_images import BOX, SIZE, load_digit_images, preprocess_digit, read_image
+from neuralab.data.digit_images import BOX, MAX_PIXELS, SIZE, load_digit_images, preprocess_digit, read_image
 from neuralab.errors import DataError
 
 
@@ -173,3 +177,66 @@ def test_load_digit_images_returns_an_mnist_shaped_uint8_batch(tmp_path):
     expected = np.rint(preprocess_digit(read_image(paths[0])) * 255).astype(np.uint8)
     np.testing.assert_array_equal(batch[0, 0], expected)
     assert load_digit_images([]).shape == (0, 1, SIZE, SIZE)
+
+
+def big_png(path: Path, width: int, height: int, *, valid: bool = True) -> Path:
+    """A 1-bit grayscale PNG of ``width`` × ``height`` written row by row: a few KB on disk, never a big array in
+    memory. With ``valid=False`` its pixel data are garbage: only the header is right."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    if valid:
+        packer, row = zlib.compressobj(9), b"\x00" * (1 + (width + 7) // 8)  # filter byte 0, then black pixels
+        pixels = b"".join(packer.compress(row) for _ in range(height)) + packer.flush()
+    else:
+        pixels = b"not deflate data"
+    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)  # 1 bit, grayscale, no interlace
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b""))
+    return path
+
+
+def test_an_image_over_max_pixels_is_refused_from_its_header(tmp_path, monkeypatch):
+    # A 9000×9000 RGBA PNG used to take 5.3 GB; the size is now read from the header and nothing is decoded.
+    path = big_png(tmp_path / "huge.png", 9000, 9000)
+    assert path.stat().st_size < 100_000
+    monkeypatch.setattr(ImageFile.ImageFile, "load", lambda self: pytest.fail("the pixels were decoded"))
+    message = (rf"^{re.escape(str(path))}: the image is 9000x9000 = 81,000,000 pixels, more than the "
+               rf"{MAX_PIXELS:,} accepted; scale it down \(a digit needs far fewer\)$")
+    with pytest.raises(DataError, match=message):
+        read_image(path)
+    with pytest.raises(DataError, match=message):
+        load_digit_images([path])
+    with pytest.raises(DataError, match=r"garbage\.png: the image is 9000x9000 = 81,000,000 pixels"):
+        read_image(big_png(tmp_path / "garbage.png", 9000, 9000, valid=False))
+
+
+def test_max_pixels_is_a_keyword_of_read_image_and_load_digit_images(tmp_path):
+    path = save(tmp_path / "one.png", bar())  # 60×40 = 2400 pixels
+    assert read_image(path, max_pixels=2400).shape == (60, 40)
+    with pytest.raises(DataError, match=r"one\.png: the image is 40x60 = 2,400 pixels, more than the 2,399 accepted"):
+        read_image(path, max_pixels=2399)
+    with pytest.raises(DataError, match=r"the image is 40x60 = 2,400 pixels, more than the 100 accepted"):
+        load_digit_images([path], max_pixels=100)
+    with pytest.raises(DataError, match=r"^max_pixels must be a positive int; got 0$"):
+        read_image(path, max_pixels=0)
+
+
+@pytest.mark.parametrize("side", [10_000, 15_000])  # Pillow warns above 89 MP and raises above 179 MP
+def test_pillows_decompression_bomb_check_is_a_one_line_data_error(tmp_path, side):
+    path = big_png(tmp_path / "bomb.png", side, side, valid=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nothing may leak out as a warning either
+        with pytest.raises(DataError, match=r"bomb\.png: the image is too large to decode safely \(Image size "
+                                            r"\(\d+ pixels\) exceeds limit of \d+ pixels.*\); scale it down$") as info:
+            read_image(path, max_pixels=side * side)
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("data", [b"\x89PNG\r\n\x1a\n", b"\x89PNG\r\n\x1a\n" + b"\x00" * 40, b"GIF89a\xff\xff",
+                                  b"BM" + b"\xff" * 60, b"\xff\xd8\xff\xe0" + b"\x00" * 30, bytes(range(256))])
+def test_garbage_and_truncated_headers_are_one_line_data_errors(tmp_path, data):
+    path = tmp_path / "bad.img"
+    path.write_bytes(data)
+    with pytest.raises(DataError, match=r"bad\.img: ") as info:
+        read_image(path)
+    assert "\n" not in str(info.value)

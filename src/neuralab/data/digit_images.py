@@ -22,15 +22,18 @@ from __future__ import annotations
 
 import logging
 import struct
+import warnings
 import zlib
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
+from neuralab.data.features import is_file
 from neuralab.errors import DataError
 
-__all__ = ["read_image", "preprocess_digit", "load_digit_images", "SIZE", "BOX", "INK_FRACTION", "MIN_CONTRAST"]
+__all__ = ["read_image", "preprocess_digit", "load_digit_images", "SIZE", "BOX", "INK_FRACTION", "MIN_CONTRAST",
+           "MAX_PIXELS"]
 
 logger = logging.getLogger(__name__)
 
@@ -38,12 +41,16 @@ SIZE = 28  # side of the output image, as in MNIST
 BOX = 20  # the digit's longer side after size normalisation, as in MNIST
 INK_FRACTION = 0.1  # a pixel is ink for the bounding box when above this fraction of the strongest ink
 MIN_CONTRAST = 0.02  # an image whose ink rises less than this above its background (on a 0..1 scale) is blank
+# The largest image read, in pixels (5000 x 5000): above a 12-megapixel phone photo or an A4 page scanned at 300 dpi
+# (9 MP), and a digit needs far fewer. Reading an RGBA image costs up to about 25 bytes a pixel, so the cap keeps one
+# image under about 600 MB (a 9000 x 9000 RGBA PNG used to take 5.3 GB).
+MAX_PIXELS = 25_000_000
 # Every way Pillow reports a file it cannot decode (UnidentifiedImageError and "image file is truncated" are
 # OSErrors; broken PNG chunks raise SyntaxError; some decoders raise ValueError, EOFError, struct or zlib errors).
 _PIL_ERRORS = (OSError, ValueError, SyntaxError, EOFError, struct.error, zlib.error)
 
 
-def read_image(path: str | Path) -> np.ndarray:
+def read_image(path: str | Path, *, max_pixels: int = MAX_PIXELS) -> np.ndarray:
     """Read an image file as a grayscale float32 array in [0, 1].
 
     Parameters
@@ -52,6 +59,9 @@ def read_image(path: str | Path) -> np.ndarray:
         Any format Pillow reads (PNG, JPEG, BMP, GIF, TIFF, ...), in any mode: L, RGB, RGBA, LA, P (palette, with
         or without transparency), 1 (bilevel), 16-bit (I;16) or 32-bit (I, F). Only the first frame of an
         animation is read.
+    max_pixels : int, default MAX_PIXELS
+        The largest width × height accepted, checked from the file's header before any pixel is decoded.
+        Pillow's own decompression-bomb limit (``PIL.Image.MAX_IMAGE_PIXELS``, about 89 megapixels) applies too.
 
     Returns
     -------
@@ -64,23 +74,41 @@ def read_image(path: str | Path) -> np.ndarray:
     Raises
     ------
     DataError
-        If the file does not exist, or is empty, not an image or corrupt (for example truncated).
+        If the file does not exist, or is empty, not an image, corrupt (for example truncated) or larger than
+        ``max_pixels``; the message is one line that names the file.
     """
     from PIL import Image
 
+    if isinstance(max_pixels, bool) or not isinstance(max_pixels, int) or max_pixels < 1:
+        raise DataError(f"max_pixels must be a positive int; got {max_pixels!r}")
     path = Path(path)
-    if not path.is_file():
+    if not is_file(path):
         raise DataError(f"{path}: no such image file")
     try:
-        with Image.open(path) as img:
-            img.load()
-            gray = _to_gray(img)
-    except _PIL_ERRORS + (Image.DecompressionBombError,) as err:
-        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
-        raise DataError(f"{path}: not a readable image ({reason})") from None
+        with warnings.catch_warnings():  # Pillow warns of a possible decompression bomb; here it is an error
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as img:  # lazy: only the header is read so far
+                width, height = img.size
+                if width * height > max_pixels:
+                    raise DataError(f"{path}: the image is {width}x{height} = {width * height:,} pixels, more than "
+                                    f"the {max_pixels:,} accepted; scale it down (a digit needs far fewer)")
+                img.load()
+                gray = _to_gray(img)
+    except DataError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
+        raise DataError(f"{path}: the image is too large to decode safely ({_first_line(err)}); scale it "
+                        "down") from None
+    except _PIL_ERRORS as err:
+        raise DataError(f"{path}: not a readable image ({_first_line(err)})") from None
     if gray.size == 0:
         raise DataError(f"{path}: not a readable image (it has no pixels)")
     return gray
+
+
+def _first_line(err: BaseException) -> str:
+    """The first line of an exception's message, or its type's name when it has none."""
+    return str(err).splitlines()[0] if str(err).strip() else type(err).__name__
 
 
 def _to_gray(img) -> np.ndarray:
@@ -97,20 +125,23 @@ def _to_gray(img) -> np.ndarray:
         x = np.nan_to_num(x, nan=0.0, posinf=1.0, neginf=0.0)
         return np.clip(x if x.max(initial=0) <= 1.0 else x / 255.0, 0.0, 1.0).astype(np.float32)
     if mode in ("RGBA", "LA", "PA", "La", "RGBa") or (mode == "P" and "transparency" in img.info):
-        return _flatten_alpha(img.convert("RGBA"))
+        return _flatten_alpha(img if mode == "RGBA" else img.convert("RGBA"))
     return (np.asarray(img.convert("L"), dtype=np.float32) / 255.0).astype(np.float32)
 
 
 def _flatten_alpha(img) -> np.ndarray:
     """Composite an RGBA image onto white or black, whichever contrasts with its opaque pixels."""
-    rgba = np.asarray(img, dtype=np.float64) / 255.0
-    luma = rgba[..., :3] @ np.array([0.299, 0.587, 0.114])
-    alpha = rgba[..., 3]
-    if alpha.sum() > 0 and alpha.min() < 1.0:
-        background = 0.0 if np.average(luma, weights=alpha) > 0.5 else 1.0
-    else:
-        background = 1.0
-    return (alpha * luma + (1.0 - alpha) * background).astype(np.float32)
+    # Pillow makes the luma and alpha planes in 8 bits; float32 planes from them cost 8 bytes a pixel, where a
+    # float64 RGBA array cost 32 and its temporaries as much again.
+    luma = np.asarray(img.convert("L"), dtype=np.float32)
+    alpha = np.asarray(img.getchannel("A"), dtype=np.float32)
+    luma /= 255.0
+    alpha /= 255.0
+    white = alpha.sum(dtype=np.float64) == 0 or alpha.min() == 1.0 or np.average(luma, weights=alpha) <= 0.5
+    out = luma * alpha
+    if white:  # onto white the background adds 1 - alpha; onto black it adds nothing
+        out += 1.0 - alpha
+    return out
 
 
 def preprocess_digit(image: np.ndarray) -> np.ndarray:
@@ -209,13 +240,15 @@ def _paste_centred(digit: np.ndarray, size: int) -> np.ndarray:
     return out
 
 
-def load_digit_images(paths: Sequence[str | Path]) -> np.ndarray:
+def load_digit_images(paths: Sequence[str | Path], *, max_pixels: int = MAX_PIXELS) -> np.ndarray:
     """Read and preprocess digit images into an MNIST-shaped uint8 batch.
 
     Parameters
     ----------
     paths : sequence of str or Path
         Image files, one digit each.
+    max_pixels : int, default MAX_PIXELS
+        The largest image accepted, as in :func:`read_image`.
 
     Returns
     -------
@@ -226,11 +259,11 @@ def load_digit_images(paths: Sequence[str | Path]) -> np.ndarray:
     Raises
     ------
     DataError
-        If a file is missing, unreadable or blank; the message names the file.
+        If a file is missing, unreadable, too large or blank; the message names the file.
     """
     out = np.zeros((len(paths), 1, SIZE, SIZE), dtype=np.uint8)
     for i, path in enumerate(paths):
-        image = read_image(path)
+        image = read_image(path, max_pixels=max_pixels)
         try:
             digit = preprocess_digit(image)
         except DataError as err:
