@@ -8,7 +8,13 @@ the format is described on its original download page):
 - the ``prod(dims)`` values, big-endian, with nothing after them.
 
 Files may be gzipped; :func:`load_idx` recognises gzip by its own magic bytes, whatever the file is called, and
-decompresses straight into the result array, so a 47 MB MNIST train set costs one array of memory, not three.
+decompresses straight into the buffer that becomes the result array, so a 47 MB MNIST train set costs one array of
+memory, not three.
+
+Any bytes either load or raise a :class:`~neuralab.errors.DataError`, and the header is checked before anything is
+allocated for it: at most 64 dimensions (numpy's limit), a shape whose size numpy can hold, and, for a raw file,
+exactly as many bytes as the shape needs. A gzip file's payload grows with what it really decompresses to, so a
+header that claims more than the file holds costs no more than the file's real content.
 """
 
 from __future__ import annotations
@@ -40,6 +46,8 @@ _CHUNK = 1 << 20
 # Deflate cannot expand data by more than about 1032:1, so a gzip file of n bytes cannot hold more than this many.
 _MAX_DEFLATE_RATIO = 1032
 _GZIP_ERRORS = (EOFError, zlib.error, gzip.BadGzipFile)
+_MAX_NDIM = 64  # numpy's limit on an array's dimensions
+_MAX_BYTES = np.iinfo(np.intp).max  # numpy's limit on the product of an array's non-zero dimensions and item size
 
 
 def load_idx(path: str | Path) -> np.ndarray:
@@ -99,6 +107,10 @@ def _read(f: BinaryIO, path: Path, *, available: int, compressed: bool = False) 
                         f"number, found {len(header)} bytes")
     shape = tuple(int(d) for d in np.frombuffer(header, dtype=">u4"))
     dtype = IDX_DTYPES[code]
+    if ndim > _MAX_NDIM or math.prod(d for d in shape if d) * dtype.itemsize > _MAX_BYTES:
+        too_many = f"{ndim} dimensions, more than numpy's {_MAX_NDIM}" if ndim > _MAX_NDIM else \
+            f"shape {shape}, larger than any array numpy can hold"
+        raise DataError(f"{path} has a corrupt IDX header: {too_many}")
     expected = math.prod(shape) * dtype.itemsize
     header_bytes = 4 + 4 * ndim
     what = f"bytes of {dtype.newbyteorder('=').name} values after the {header_bytes}-byte header (shape {shape})"
@@ -107,15 +119,31 @@ def _read(f: BinaryIO, path: Path, *, available: int, compressed: bool = False) 
     if compressed and expected > available:  # a corrupt header must not make us allocate terabytes
         raise DataError(f"{path} does not match its header: expected {expected} {what}, but a gzip file of its size "
                         "cannot hold that many; the header is corrupt")
-    out = np.empty(shape, dtype=dtype)
-    found = _readinto(f, memoryview(out.reshape(-1).view(np.uint8)))
+    payload = _read_payload(f, expected, compressed)
+    found = len(payload)
     if found == expected:
         found += _count_rest(f)
     if found != expected:
         raise _mismatch(path, expected, what, found)
+    out = np.frombuffer(payload, dtype=dtype).reshape(shape)
     if not dtype.isnative:  # big-endian on disk: swap in place on little-endian machines
         out = out.byteswap(inplace=True).view(dtype.newbyteorder("="))
     return out
+
+
+def _read_payload(f: BinaryIO, expected: int, compressed: bool) -> bytearray:
+    """Up to ``expected`` bytes of ``f``, fewer only at its end, in a buffer the result array will share.
+
+    A raw file's size was checked against ``expected``: its buffer is allocated at once and filled. A gzip file's
+    real size is only known by decompressing it, so its buffer grows chunk by chunk with what arrives.
+    """
+    if not compressed:
+        buf = bytearray(expected)
+        return buf[:_readinto(f, memoryview(buf))] if expected else buf
+    buf = bytearray()
+    while len(buf) < expected and (chunk := f.read(min(_CHUNK, expected - len(buf)))):
+        buf += chunk
+    return buf
 
 
 def _mismatch(path: Path, expected: int, what: str, found: int) -> DataError:
