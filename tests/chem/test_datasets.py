@@ -164,3 +164,10 @@ def test_csv_keeps_a_too_large_molecule_as_a_failed_row_with_its_size(tmp_path: 
     ds = load_molecule_csv(path, target_column="y", max_atoms=5)
     assert ds.valid_mask.tolist() == [True, False, False]
     assert "it has 6 heavy atoms, more than the 5 accepted" in (ds.errors[2] or "")
+
+
+def test_csv_target_beyond_float32_is_an_error_not_infinity(tmp_path: Path) -> None:
+    # Found by tests/chem/test_fuzz.py: 1e39 is a finite float but became inf, with a RuntimeWarning, in float32.
+    path = _csv(tmp_path, "smiles,y\nCCO,3e38\nCCC,-1e39\n")
+    with pytest.raises(DataError, match=r"column 'y' must be within \+-3\.4e\+38; row 2 \(line 3\) has '-1e39'$"):
+        load_molecule_csv(path, target_column="y")

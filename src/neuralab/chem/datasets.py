@@ -39,6 +39,7 @@ __all__ = ["MOLECULE_LOADERS", "MoleculeDataset", "load_esol", "load_molecule_cs
 ESOL_TARGET = "measured log solubility in mols per litre"
 ESOL_BASELINE = "ESOL predicted log solubility in mols per litre"
 _MISSING = {"", "na", "n/a", "nan", "null", "none", "-"}  # target cells read as a missing value (NaN)
+_F32_MAX = float(np.finfo(np.float32).max)
 
 
 @dataclass
@@ -207,7 +208,8 @@ def load_molecule_csv(path: str | Path, *, smiles_column: str = "smiles", target
         ``errors[i]`` gives RDKit's reason.
     target_column : str, optional
         A numeric column to predict. Empty cells and ``NA``, ``NaN``, ``null``, ``none`` or ``-`` become NaN
-        (missing; :attr:`MoleculeDataset.valid_mask` leaves them out); anything else must be a finite number.
+        (missing; :attr:`MoleculeDataset.valid_mask` leaves them out); anything else must be a finite number
+        within float32's range.
     name : str, optional
         The data set's name; by default the file's stem.
     max_atoms : int, default MAX_HEAVY_ATOMS
@@ -316,6 +318,9 @@ def _numbers(path: Path, rows: list[tuple[int, list[str]]], col: int, column: st
             value = math.nan
         if not math.isfinite(value):
             raise DataError(f"{path}: column {column!r} must be numeric; row {i + 1} (line {line}) has {cell!r}")
+        if abs(value) > _F32_MAX:  # it would become infinity in float32
+            raise DataError(f"{path}: column {column!r} must be within +-{_F32_MAX:.3g}; row {i + 1} (line {line}) "
+                            f"has {cell!r}")
         out[i] = value
     return out
 
