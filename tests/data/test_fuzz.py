@@ -24,6 +24,8 @@ FUZZ = settings(max_examples=200, deadline=2000, suppress_health_check=[HealthCh
 # and numpy's and Python's own overhead. A header that made a reader allocate what it claims would pass this.
 SLACK = 4 << 20
 
+# A warning (numpy's overflow in a cast, say) is a silent wrong value: here it fails the example.
+pytestmark = pytest.mark.filterwarnings("error")
 
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
