@@ -48,9 +48,9 @@ def test_check_flags_only_molecules_over_the_limit_and_says_why() -> None:
     inputs = MoleculeInputs(SMALL, graph=False).fit(_alkanes(60))
     errors = inputs.check([*_alkanes(120, 121), None])
     assert errors[0] is None and errors[2] is None
-    assert errors[1] == ("molecule too large for this model: it has 121 heavy atoms, more than its limit of 120 (2 x its "
-                         "largest training molecule of 60 heavy atoms, at least 100; larger molecules are far outside "
-                         "what it learnt)")
+    assert errors[1] == ("molecule too large for this model: it has 121 heavy atoms, more than its limit of 120 "
+                         "(2 x its largest training molecule of 60 heavy atoms, at least 100; larger molecules are "
+                         "far outside what it learnt)")
     assert "(set explicitly)" in MoleculeInputs(SMALL, graph=False, max_atoms=5).check(_alkanes(6))[0]
 
 
@@ -109,4 +109,4 @@ def test_training_on_a_csv_leaves_out_a_huge_molecule_instead_of_hanging(tmp_pat
     assert all(len(s) < 10_000 for side in prepared.raw.values() for s in side)
     assert prepared.inputs.train_max_atoms <= 21
     assert ("1 of 21 rows have an unparsable or too large SMILES or no target and are left out of training (the first "
-            f"error: molecule 'CCCC") in caplog.text and f"more than the {MAX_HEAVY_ATOMS} accepted" in caplog.text
+            "error: molecule 'CCCC") in caplog.text and f"more than the {MAX_HEAVY_ATOMS} accepted" in caplog.text

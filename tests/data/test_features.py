@@ -67,8 +67,8 @@ def test_empty_npy_is_a_data_error_not_an_abort(tmp_path: Path) -> None:
     (b"PK\x03\x04not numpy at all", r"is not a valid \.npy file: the magic string is not correct"),
     (b"\x93NUMPY\x03\x00" + npy_bytes(np.ones((2, 2)))[8:], r"format version 3\.0 is not supported"),
     (b"\x93NUMPY\x01\x00\x10\x00{'descr': 1}    \n", r"is not a valid \.npy file: Header does not contain the correct"),
-    (npy_bytes(np.ones((2, 2)))[:-3], r"shape \(2, 2\) of float64 needs 32 bytes of data, the file has 29; it is "
-                                      r"truncated$"),
+    (npy_bytes(np.ones((2, 2)))[:-3], (r"shape \(2, 2\) of float64 needs 32 bytes of data, the file has 29; it is "
+                                       r"truncated$")),
     (npy_bytes(np.ones((2, 2))) + b"junk", r"the file has 36; it has trailing bytes$"),
 ])
 def test_broken_npy_files_are_one_line_errors(tmp_path: Path, data: bytes, message: str) -> None:
@@ -84,8 +84,8 @@ def test_broken_npy_files_are_one_line_errors(tmp_path: Path, data: bytes, messa
     (np.array([["2020-01-01"]], dtype="datetime64[D]"), r"holds dtype datetime64\[D\]"),
     (np.array(3.0), r"shape \(\); expected 2-D \(samples, features\): flatten each sample"),
     (np.ones(4), r"shape \(4,\); expected 2-D \(samples, features\): one sample\? x\.reshape\(1, -1\); one feature\?"),
-    (np.ones((2, 3, 4)), r"shape \(2, 3, 4\); expected 2-D \(samples, features\): flatten each sample with "
-                         r"x\.reshape\(len\(x\), -1\)$"),
+    (np.ones((2, 3, 4)), (r"shape \(2, 3, 4\); expected 2-D \(samples, features\): flatten each sample with "
+                          r"x\.reshape\(len\(x\), -1\)$")),
     (np.ones((0, 3)), r"shape \(0, 3\); expected at least one row and one column"),
     (np.ones((3, 0)), r"shape \(3, 0\); expected at least one row and one column"),
 ])

@@ -150,8 +150,8 @@ def _header(dims: list[int], code: int = 0x08) -> bytes:
 @pytest.mark.parametrize(("dims", "message"), [
     ([1] * 65, r"has a corrupt IDX header: 65 dimensions, more than numpy's 64$"),
     ([2] * 255, r"has a corrupt IDX header: 255 dimensions, more than numpy's 64$"),
-    ([0, 2**32 - 1, 2**32 - 1, 2**32 - 1], r"has a corrupt IDX header: shape \(0, 4294967295, 4294967295, "
-                                           r"4294967295\), larger than any array numpy can hold$"),
+    ([0, 2**32 - 1, 2**32 - 1, 2**32 - 1], (r"has a corrupt IDX header: shape \(0, 4294967295, 4294967295, "
+                                            r"4294967295\), larger than any array numpy can hold$")),
 ])
 def test_headers_numpy_cannot_hold_are_data_errors_not_value_errors(tmp_path: Path, dims: list[int],
                                                                     message: str) -> None:

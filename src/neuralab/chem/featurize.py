@@ -52,7 +52,8 @@ from rdkit.Chem import Descriptors, MACCSkeys, rdFingerprintGenerator
 from neuralab.chem.standardize import MoleculeError, heavy_atoms, standardize
 from neuralab.errors import DataError
 
-__all__ = ["DESCRIPTOR_NAMES", "IPC_MAX_ATOMS", "MAX_SHARDS", "FeatureKind", "FeaturizerConfig", "feature_names", "featurize"]
+__all__ = ["DESCRIPTOR_NAMES", "IPC_MAX_ATOMS", "MAX_SHARDS", "FeatureKind", "FeaturizerConfig", "feature_names",
+           "featurize"]
 
 log = logging.getLogger(__name__)
 

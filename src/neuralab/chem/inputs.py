@@ -33,7 +33,7 @@ from neuralab.data.scaling import make_scaler
 from neuralab.data.splits import Split, cv_fold, split_indices
 from neuralab.errors import DataError
 
-__all__ = ["ATOM_LIMIT_FACTOR", "ATOM_LIMIT_FLOOR", "MoleculeInputs", "GraphSplit", "prepare_molecules",
+__all__ = ["ATOM_LIMIT_FACTOR", "ATOM_LIMIT_FLOOR", "GraphSplit", "MoleculeInputs", "prepare_molecules",
            "tanimoto_max"]
 
 logger = logging.getLogger(__name__)

@@ -32,8 +32,8 @@ import numpy as np
 from neuralab.data.features import is_file
 from neuralab.errors import DataError
 
-__all__ = ["read_image", "preprocess_digit", "load_digit_images", "SIZE", "BOX", "INK_FRACTION", "MIN_CONTRAST",
-           "MAX_PIXELS"]
+__all__ = ["BOX", "INK_FRACTION", "MAX_PIXELS", "MIN_CONTRAST", "SIZE", "load_digit_images", "preprocess_digit",
+           "read_image"]
 
 logger = logging.getLogger(__name__)
 

@@ -24,7 +24,7 @@ import numpy as np
 
 from neuralab.errors import DataError
 
-__all__ = ["MAX_FEATURE_BYTES", "MAX_LINE_CHARS", "read_features", "is_file"]
+__all__ = ["MAX_FEATURE_BYTES", "MAX_LINE_CHARS", "is_file", "read_features"]
 
 # The largest file read, and the largest float32 matrix made from one: 1 GiB. A CSV of 1 GiB parses in minutes;
 # larger feature sets belong in several files.
