@@ -200,7 +200,7 @@ def vae_nll(args: argparse.Namespace, model: VAE, x_te: torch.Tensor, elbo: torc
 def part_sda(args: argparse.Namespace, data: dict[str, Any], results: Results) -> None:
     """Deep denoising AE 784-1000-1000 (end to end), then ``mnist-mlp`` [1000, 1000] initialised from its encoder."""
     from neuralab.recipes import load_recipe
-    from neuralab.runs import train_recipe
+    from neuralab.tasks import train_recipe
 
     tmp = Path(tempfile.mkdtemp(prefix="sda-"))
     extra = [f"data.data_dir={small_mnist(tmp / 'mnist', 2_000, 500)}"] if args.quick else []
@@ -222,7 +222,7 @@ def part_sda(args: argparse.Namespace, data: dict[str, Any], results: Results) -
 def _classifier(overrides: list[str], out: Path) -> dict[str, Any]:
     """Train ``mnist-mlp`` with ``overrides``; its test error (scored once) and validation accuracy per epoch."""
     from neuralab.recipes import load_recipe
-    from neuralab.runs import train_recipe
+    from neuralab.tasks import train_recipe
 
     start = time.perf_counter()
     run = train_recipe(load_recipe("mnist-mlp", overrides), out_dir=out, write_report=False)

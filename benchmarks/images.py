@@ -49,7 +49,7 @@ from torch import nn
 from neuralab.data import load_dataset
 from neuralab.models import CNN
 from neuralab.recipes import Recipe, load_recipe
-from neuralab.runs import prepare_data, resolve, train_recipe
+from neuralab.tasks import prepare_data, resolve_recipe, train_recipe
 from neuralab.train import Callback, FitData, LossConfig, OptimizerConfig, TrainerConfig, evaluate, fit
 
 from _common import cpu_model, small_mnist, timed_pair, write_mnist_folder  # noqa: E402
@@ -636,7 +636,7 @@ def main(argv: list[str] | None = None) -> None:
         data = prepare_data(recipe)
         x, y = data.splits["train"]
         rows = (3 if args.quick else 100) * THROUGHPUT_BATCH  # 100 steps: the ratio, not the epoch, is the point
-        res.add("throughput", throughput(resolve(recipe, data), x[:rows], y[:rows], reps))
+        res.add("throughput", throughput(resolve_recipe(recipe, data), x[:rows], y[:rows], reps))
         del data, x, y
 
     for seed in range(mlp_seeds if "mlp" in parts else 0):

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from neuralab.recipes import load_recipe
-from neuralab.runs import train_recipe
+from neuralab.tasks import train_recipe
 
 DEFAULT = ["digits-mlp", "solubility", "solubility-mpnn"]
 

@@ -22,7 +22,7 @@ repetitions, a 1-minute char-LM budget) that writes to ``/tmp/sequences-quick.js
 3. **forecast**: the ``airline-lstm``, ``temperatures-lstm`` and ``sunspots-lstm`` recipes as shipped, seeds 0-4,
    through ``train_recipe``; the test-tail RMSE and MASE of the model and of the naive, seasonal naive and linear
    AR forecasts from ``metrics.json``'s ``forecast`` (the model's own scores come from
-   ``neuralab.runs.forecasting.model_scores`` when ``train_recipe(write_report=False)`` left them out). Goal: the model's mean beats seasonal naive and linear AR on
+   ``neuralab.tasks.forecasting.model_scores`` when ``train_recipe(write_report=False)`` left them out). Goal: the model's mean beats seasonal naive and linear AR on
    every series, on both RMSE and MASE.
 4. **charlm**: the ``shakespeare-char-lstm`` recipe as shipped (``--set key=value`` to change it), stopped at the
    end of the last epoch that fits in the wall-clock budget (``--budget``, 30 minutes); validation loss in nats and
@@ -180,7 +180,7 @@ def bench_throughput(quick: bool) -> dict[str, Any]:
 def bench_forecast(quick: bool) -> dict[str, Any]:
     """Test-tail RMSE and MASE of each forecasting recipe over seeds, with the baselines beside them."""
     from neuralab.recipes import load_recipe
-    from neuralab.runs import train_recipe
+    from neuralab.tasks import train_recipe
 
     seeds = [0] if quick else [0, 1, 2, 3, 4]
     out: dict[str, Any] = {"seeds": seeds}
@@ -194,8 +194,8 @@ def bench_forecast(quick: bool) -> dict[str, Any]:
                                    write_report=False)
                 forecast, source = run.metrics()["forecast"], "metrics.json"
                 if "model" not in forecast:  # train_recipe adds the model's scores only with write_report=True
-                    from neuralab.runs import prepare_data
-                    from neuralab.runs.forecasting import model_scores
+                    from neuralab.tasks import prepare_data
+                    from neuralab.tasks.forecasting import model_scores
 
                     forecast["model"] = model_scores(run, prepare_data(run.recipe))[0]
                     source = "model_scores()"
@@ -241,7 +241,7 @@ def bench_charlm(quick: bool, budget: float, overrides: list[str]) -> dict[str, 
     """shakespeare-char-lstm as shipped (or with ``overrides``), under a wall-clock budget; validation loss against
     wall time."""
     from neuralab.recipes import load_recipe
-    from neuralab.runs import train_recipe
+    from neuralab.tasks import train_recipe
 
     overrides = (QUICK_CHARLM if quick else []) + overrides
     recipe = load_recipe("shakespeare-char-lstm", overrides)

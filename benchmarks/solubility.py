@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from neuralab.recipes import load_recipe
-from neuralab.runs import prepare_data, train_recipe
+from neuralab.tasks import prepare_data, train_recipe
 from neuralab.train import intervals
 
 # task: (data set label, split, {model: (recipe, overrides)}, {average: (model a, model b)})

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from neuralab.recipes import load_recipe
-from neuralab.runs import train_recipe
+from neuralab.tasks import train_recipe
 
 SEEDS = (0, 1, 2)
 RAW = Path("runs/solubility_tuning.jsonl")

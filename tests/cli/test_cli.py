@@ -58,8 +58,9 @@ def test_evaluate_predict_and_report_on_a_run(capsys, digits_run, tmp_path):
     code, out, _ = run_cli(capsys, "predict", str(digits_run), str(csv), "--output", str(tmp_path / "p.csv"))
     assert code == 0
     lines = (tmp_path / "p.csv").read_text().splitlines()
-    assert lines[0].split(",")[:3] == ["prediction", "p_0", "p_1"] and len(lines) == 6
-    assert all(abs(sum(map(float, ln.split(",")[1:])) - 1) < 1e-3 for ln in lines[1:])
+    assert lines[0].split(",")[:4] == ["row", "prediction", "p_0", "p_1"] and len(lines) == 6
+    assert lines[0].split(",")[-1] == "error"
+    assert all(abs(sum(map(float, ln.split(",")[2:-1])) - 1) < 1e-3 for ln in lines[1:])
     code, out, _ = run_cli(capsys, "report", str(digits_run))
     assert code == 0 and "report.html" in out
 

@@ -33,9 +33,9 @@ def idx_folder(tmp_path_factory):
 def test_mnist_recipes_train_unchanged_on_any_mnist_format_folder(tmp_path, idx_folder, recipe, extra, capsys):
     out = tmp_path / "run"
     assert main(["train", recipe, "--data-dir", str(idx_folder), *TINY, *extra, "--out", str(out)]) == 0
-    from neuralab.runs import Run
+    from neuralab.tasks import load_run
 
-    run = Run.load(out)
+    run = load_run(out)
     assert run.metrics()["final"]["test"]["accuracy"] > 0.5
     env = (out / "environment.json").read_text()
     assert "train-images-idx3-ubyte" in env

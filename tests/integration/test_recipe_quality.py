@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from neuralab.recipes import load_recipe
-from neuralab.runs import train_recipe
+from neuralab.tasks import train_recipe
 
 pytestmark = pytest.mark.integration
 

@@ -10,7 +10,8 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from neuralab.errors import NeuralabError
-from neuralab.models.autoencoder import Autoencoder, transfer_encoder
+from neuralab.models.autoencoder import Autoencoder
+from neuralab.models.pretrain import transfer_encoder
 from neuralab.models.mlp import MLP
 
 # (constructor keywords, input shape without batch, extra loss keys)

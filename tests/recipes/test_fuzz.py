@@ -2,9 +2,8 @@
 another exception, from pure random bytes, random YAML mappings shaped like recipes, and bundled recipes with one
 value changed.
 
-The cases marked xfail are tracebacks found in the recipe and task code, which is being restructured in another
-change: by the properties, and by hand-made inputs that random generation does not reach (deep nesting, an alias
-bomb). Each reason names the input; ``strict=False``, so they pass again once that code is fixed.
+The tests at the end are tracebacks these properties found in the recipe and task code, and inputs that random
+generation does not reach (deep nesting, an alias bomb), kept as regression tests.
 """
 
 from __future__ import annotations
@@ -16,7 +15,7 @@ from typing import Any
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import neuralab.recipes
@@ -25,8 +24,6 @@ from neuralab.recipes import Recipe, load_recipe
 
 FUZZ = settings(max_examples=150, deadline=3000, suppress_health_check=[HealthCheck.too_slow])
 # While a known traceback stands, shrinking it again on every run costs seconds: these properties skip that phase.
-# Give them FUZZ again when their xfail goes.
-FUZZ_KNOWN = settings(FUZZ, phases=[Phase.explicit, Phase.reuse, Phase.generate])
 BUNDLED = sorted(Path(neuralab.recipes.__file__).parent.glob("*.yaml"))
 SECTIONS = {
     "data": ["name", "path", "split", "val", "test", "features", "target_column", "smiles_column", "scaling",
@@ -50,9 +47,6 @@ RECIPES = st.fixed_dictionaries({}, optional={
     **{section: st.dictionaries(st.sampled_from(keys), VALUES, max_size=5) | VALUES
        for section, keys in SECTIONS.items()},
 })
-KNOWN_TRACEBACKS = pytest.mark.xfail(strict=False, reason="found by this property: a list or mapping as data.name "
-                                                           "ends in TypeError: unhashable type in the task code; see "
-                                                           "test_a_list_where_a_name_belongs_is_a_neuralab_error")
 
 
 @pytest.fixture(scope="module")
@@ -77,8 +71,7 @@ def test_any_bytes_load_as_a_recipe_or_raise_neuralab_error(folder: Path, data: 
     loads_or_neuralab_error(folder / "any.yaml", data)
 
 
-@KNOWN_TRACEBACKS
-@FUZZ_KNOWN
+@FUZZ
 @given(raw=RECIPES)
 def test_random_recipe_like_mappings_load_or_raise_neuralab_error(folder: Path, raw: dict[str, Any]) -> None:
     loads_or_neuralab_error(folder / "mapping.yaml", yaml.safe_dump(raw, allow_unicode=True).encode())
@@ -105,31 +98,21 @@ def mutated_recipes(draw: st.DrawFn) -> dict[str, Any]:
     return raw
 
 
-@KNOWN_TRACEBACKS
-@FUZZ_KNOWN
+@FUZZ
 @given(raw=mutated_recipes())
 def test_bundled_recipes_with_one_value_changed_load_or_raise_neuralab_error(folder: Path,
                                                                            raw: dict[str, Any]) -> None:
     loads_or_neuralab_error(folder / "mutated.yaml", yaml.safe_dump(raw, allow_unicode=True).encode())
 
 
-# ---------------------------------------------------------------------------- tracebacks found, for the recipe code
+# --------------------------------------------------------------------------------- tracebacks found, now fixed
 
-@pytest.mark.xfail(strict=False, raises=TypeError, reason="found by the recipe-shaped properties: a list or "
-                                                          "mapping as data.name in a recipe without a task raises "
-                                                          "TypeError: unhashable type in tasks.task_of "
-                                                          "(DEFAULT_TASKS.get), and with task: regression in "
-                                                          "RegressionTask.data_schema (name in MOLECULAR), instead "
-                                                          "of a ConfigError")
 @pytest.mark.parametrize("text", ["data: {name: [a]}\n", "data: {name: {a: 1}}\n",
                                   "task: regression\ndata: {name: [esol]}\n"])
 def test_a_list_where_a_name_belongs_is_a_neuralab_error(tmp_path: Path, text: str) -> None:
     loads_or_neuralab_error(tmp_path / "r.yaml", text.encode())
 
 
-@pytest.mark.xfail(strict=False, raises=RecursionError, reason="found by hand: YAML nested 5000 deep ends in "
-                                                               "RecursionError inside yaml.safe_load, which "
-                                                               "runs.recipe.read_yaml does not catch")
 def test_deeply_nested_yaml_is_a_neuralab_error(tmp_path: Path) -> None:
     loads_or_neuralab_error(tmp_path / "deep.yaml", ("a: " + "[" * 5000 + "]" * 5000 + "\n").encode())
 
@@ -137,9 +120,6 @@ def test_deeply_nested_yaml_is_a_neuralab_error(tmp_path: Path) -> None:
 LAUGHS = "".join(f"{a}: &{a} [{', '.join([f'*{b}'] * 9)}]\n" for b, a in zip("abcdefgh", "bcdefghi"))
 
 
-@pytest.mark.slow
-@pytest.mark.xfail(strict=False, reason="found by hand: a 'billion laughs' alias bomb (9**9 strings through "
-                                        "shared aliases) as trainer.epochs ran over 60 s and 5.7 GB in validation")
 def test_an_alias_bomb_is_refused_quickly(tmp_path: Path) -> None:
     path = tmp_path / "laughs.yaml"
     path.write_text('a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]\n' + LAUGHS +

@@ -21,7 +21,7 @@ def test_regression_figures_are_written_as_png(tmp_path):
 
 def test_a_regression_run_lists_its_figures_for_the_report(tmp_path):
     from neuralab.recipes import load_recipe
-    from neuralab.runs import train_recipe
+    from neuralab.tasks import train_recipe
 
     recipe = load_recipe("solubility", ["epochs=2", "scheduler.warmup_epochs=0", "model.hidden_sizes=[16]"])
     run = train_recipe(recipe, out_dir=tmp_path / "run")

@@ -33,11 +33,7 @@ from neuralab.chem.graphs import (
 from neuralab.chem.splits import duplicate_groups, scaffold_split, scaffolds
 from neuralab.chem.standardize import MoleculeError, canonical_smiles, parse_smiles, standardize, standardize_many
 
-from neuralab.chem.model import MoleculePrediction, SolubilityModel  # noqa: E402
-
 __all__ = [
-    "SolubilityModel",
-    "MoleculePrediction",
     "ATOM_FDIM",
     "BOND_FDIM",
     "DESCRIPTOR_NAMES",

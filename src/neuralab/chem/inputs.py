@@ -104,11 +104,12 @@ class MoleculeInputs:
 
     @classmethod
     def from_recipe(cls, recipe: Any) -> MoleculeInputs:
-        """Build from a recipe: graphs for ``model.name == "mpnn"``, features from ``data.features``."""
+        """Build from a recipe: graphs for ``model.name == "mpnn"``, features from ``data.features``, the size limit
+        from ``data.max_atoms`` (None: from the training molecules)."""
         graph = recipe.model.name == "mpnn"
         cfg = recipe.data.features
         features = FeaturizerConfig(**cfg.model_dump()) if cfg is not None else (None if graph else _REFERENCE)
-        return cls(features, graph, recipe.data.scaling)
+        return cls(features, graph, recipe.data.scaling, max_atoms=getattr(recipe.data, "max_atoms", None))
 
     @property
     def width(self) -> int:

@@ -25,20 +25,14 @@ def summary(
     """
     from neuralab.models import MODELS
     from neuralab.models.summary import format_summary, summarize
-    from neuralab.recipes import load_recipe, validate_recipe
+    from neuralab.recipes import load_recipe
+    from neuralab.runs.store import read_config
+    from neuralab.tasks import resolve_recipe, validate_recipe
 
     if Path(target).is_dir():
-        import yaml
-
-        config = Path(target) / "config.yaml"
-        if not config.is_file():
-            raise NeuralabError(f"{target} is not a run directory: it has no config.yaml")
-        recipe = validate_recipe(yaml.safe_load(config.read_text()))
+        recipe = validate_recipe(read_config(Path(target)))
     else:
-        from neuralab.runs import prepare_data, resolve
-
-        recipe = load_recipe(target, list(set_))
-        recipe = resolve(recipe, prepare_data(recipe))
+        recipe = resolve_recipe(load_recipe(target, list(set_)))
     options = recipe.model.options
     if "image_size" in options:
         size = options["image_size"]

@@ -6,11 +6,14 @@ They turn arguments into :class:`~neuralab.runs.Run` calls and print the answers
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+
+from neuralab.errors import NeuralabError
 
 console = Console()
 
@@ -22,6 +25,18 @@ def _print_words(pairs: list[tuple[str, float]]) -> None:
     console.print(table)
 
 
+def _loaded(path: Path, verb: str) -> Any:
+    """The run at ``path``, or a one-line error when its task has no ``verb``."""
+    from neuralab.tasks import TASKS, load_run
+
+    run = load_run(path)
+    if verb not in run.task.verbs:
+        offering = [name for name, task in TASKS.items() if verb in task.verbs]
+        raise NeuralabError(f"{verb} is for {' and '.join(offering)} runs; {path} is a run of task {run.task.name} "
+                            f"({type(run.model).__name__})")
+    return run
+
+
 def similar(
     run: Path = typer.Argument(..., help="A run directory of word embeddings (e.g. republic-word2vec)."),
     word: str = typer.Argument(..., help="The word to find neighbours of."),
@@ -31,9 +46,7 @@ def similar(
 
     Example: neuralab similar runs/republic-word2vec-20261123-120000 justice -k 10
     """
-    from neuralab.runs import Run
-
-    _print_words(Run.load(run).similar(word, k=k))
+    _print_words(_loaded(run, "similar").similar(word, k=k))
 
 
 def analogy(
@@ -47,9 +60,7 @@ def analogy(
 
     Example: neuralab analogy runs/republic-word2vec-20261123-120000 man woman king
     """
-    from neuralab.runs import Run
-
-    answers = Run.load(run).analogy(a, b, c, k=k)
+    answers = _loaded(run, "analogy").analogy(a, b, c, k=k)
     console.print(f"{escape(a)} is to {escape(b)} as {escape(c)} is to ...")
     _print_words(answers)
 

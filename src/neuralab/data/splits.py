@@ -18,6 +18,7 @@ from typing import Literal
 
 import numpy as np
 from numpy.typing import ArrayLike
+
 from neuralab.errors import DataError, did_you_mean
 
 __all__ = ["Split", "cv_fold", "kfold", "split_indices"]

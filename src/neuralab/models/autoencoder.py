@@ -34,7 +34,7 @@ from neuralab.errors import NeuralabError, did_you_mean
 from neuralab.models.mlp import MLP
 from neuralab.nn import get_activation
 
-__all__ = ["Autoencoder", "transfer_encoder"]
+__all__ = ["Autoencoder"]
 
 KERNEL, STRIDE, PADDING = 4, 2, 1  # each conv block halves the image; each transposed conv doubles it
 EPS = 1e-6
@@ -248,6 +248,14 @@ class Autoencoder(nn.Module):
     def _data(self, out: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(out) if self.output == "bernoulli" else out  # logits → probabilities
 
+    def encoder_layers(self) -> list[nn.Module]:
+        """The encoder's Linear and BatchNorm layers, in order, for pretraining a classifier
+        (:func:`neuralab.models.pretrain.transfer_encoder`). Only an ``mlp`` encoder has them."""
+        if self.architecture != "mlp":
+            raise NeuralabError("pretraining copies the encoder of an Autoencoder with architecture='mlp'; this one "
+                                f"is {self.architecture!r}")
+        return [m for m in self.encoder.net if isinstance(m, (nn.Linear, nn.BatchNorm1d))]
+
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """The code ``h`` of shape ``(B, latent_dim)`` for inputs ``(B, *data_shape)`` or ``(B, D)``."""
         return self._code(self._flat(x))
@@ -366,38 +374,3 @@ class Autoencoder(nn.Module):
         if not create_graph:  # validation: drop the graph that enable_grad built for the Jacobian
             terms = {key: value.detach() for key, value in terms.items()}
         return {"loss": sum(terms.values()), **terms}  # type: ignore[dict-item]
-
-
-def transfer_encoder(autoencoder: Autoencoder, mlp: MLP) -> int:
-    """Copy an mlp autoencoder's encoder (Linear and BatchNorm layers) into the first layers of a classifier.
-
-    The classifier needs ``hidden_sizes`` starting with ``[*ae_hidden_sizes, latent_dim]`` and the same
-    ``batch_norm`` (greedy pre-training then fine-tuning, Hinton & Salakhutdinov 2006).
-
-    Returns
-    -------
-    int
-        The number of Linear layers copied.
-
-    Raises
-    ------
-    NeuralabError
-        When the autoencoder is conv, or the layers' shapes or batch norms do not match (both shapes are shown).
-    """
-    if not isinstance(autoencoder, Autoencoder) or autoencoder.architecture != "mlp":
-        raise NeuralabError("transfer_encoder needs an Autoencoder with architecture='mlp'; got "
-                            f"{getattr(autoencoder, 'architecture', type(autoencoder).__name__)!r}")
-    if not isinstance(mlp, MLP):
-        raise NeuralabError(f"transfer_encoder copies into a neuralab MLP; got {type(mlp).__name__}")
-    kinds = (nn.Linear, nn.BatchNorm1d)
-    source = [m for m in autoencoder.encoder.net if isinstance(m, kinds)]
-    target = [m for m in mlp.net if isinstance(m, kinds)][:len(source)]
-    source_shapes = [f"{type(m).__name__}{tuple(m.weight.shape)}" for m in source]
-    target_shapes = [f"{type(m).__name__}{tuple(m.weight.shape)}" for m in target]
-    if source_shapes != target_shapes:
-        raise NeuralabError(f"the classifier's first layers {target_shapes} do not match the encoder's "
-                            f"{source_shapes}; build the MLP with in_features={autoencoder.in_features}, "
-                            f"hidden_sizes starting with the encoder's widths and latent_dim, and the same batch_norm")
-    for s, t in zip(source, target):
-        t.load_state_dict(s.state_dict())
-    return sum(isinstance(s, nn.Linear) for s in source)

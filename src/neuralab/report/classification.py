@@ -23,9 +23,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from neuralab.errors import NeuralabError
 from neuralab.report._figures import pyplot as _pyplot
 from neuralab.report._figures import save_figure as _save
-from neuralab.errors import NeuralabError
 from neuralab.report.images import grid_shape
 
 __all__ = ["plot_confusion_matrix", "plot_first_layer_filters", "conv_outputs", "plot_feature_maps",

@@ -12,25 +12,32 @@ import json
 import math
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from neuralab.recipes import Recipe
+from neuralab.errors import NeuralabError
+from neuralab.runs.recipe import Recipe
+from neuralab.runs.train import train_run
 from neuralab.train import Callback
 from neuralab.train.distributed import is_main_process
+
+if TYPE_CHECKING:
+    from neuralab.tasks.base import Task
 
 __all__ = ["cross_validate", "summarise_folds"]
 
 
-def cross_validate(recipe: Recipe, k: int = 5, *, out_dir: str | Path, callbacks: Sequence[Callback] = (),
-                   level: float = 0.95) -> dict[str, Any]:
+def cross_validate(recipe: Recipe, task: Task, k: int = 5, *, out_dir: str | Path,
+                   callbacks: Sequence[Callback] = (), level: float = 0.95) -> dict[str, Any]:
     """Train ``recipe`` once per fold and summarise the folds' final validation metrics.
 
     Parameters
     ----------
     recipe
-        Any classification or regression recipe (tables, images or molecules).
+        Any recipe of a task that can be cross-validated (classification, regression, reconstruction).
+    task
+        Its task.
     k
         Number of folds, at least 2.
     out_dir
@@ -46,15 +53,16 @@ def cross_validate(recipe: Recipe, k: int = 5, *, out_dir: str | Path, callbacks
         ``folds`` (each fold's validation metrics and run directory) and ``summary`` (per metric: mean, std over the
         folds, and a Student-t interval for the mean), also written to ``out_dir/cv.json``.
     """
-    from neuralab.runs.train import train_recipe
-
+    if not task.cross_validation:
+        raise NeuralabError(f"cross-validation is not for {task.name} recipes, whose splits follow time or text "
+                            "order; use a classification or regression recipe")
     out_dir = Path(out_dir)
     folds = []
     for fold in range(k):
         data = recipe.data.model_copy(update={"folds": k, "fold": fold})
         run_dir = out_dir / f"fold-{fold}"
-        run = train_recipe(recipe.model_copy(update={"data": data}), out_dir=run_dir, callbacks=callbacks,
-                           write_report=False)
+        run = train_run(recipe.model_copy(update={"data": data}), task, out_dir=run_dir, callbacks=callbacks,
+                        write_report=False)
         folds.append({"fold": fold, "run": str(run_dir), "val": run.metrics()["final"]["val"]})
     result = {"recipe": recipe.name, "k": k, "level": level, "folds": folds,
               "summary": summarise_folds([f["val"] for f in folds], level)}

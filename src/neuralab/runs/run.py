@@ -1,44 +1,78 @@
-"""A trained run read back from its directory, to evaluate and predict."""
+"""A trained run read back from its directory, to evaluate and predict through its task.
+
+``Run`` knows no task: it holds the recipe, the model(s), the fitted input pipeline, the target scaler and the
+calibration, and hands everything a task decides (scoring, predicting, what a prediction means) to its ``task``
+object, one of :data:`neuralab.tasks.TASKS`. The methods that only one kind of run has (``forecast``,
+``generate``, ``similar``, ``predict_proba``, ``sample``...) are the task's *verbs*: ``run.forecast(...)`` is
+``run.task.forecast(run, ...)``, offered only on runs of that task.
+
+Load a run with :func:`neuralab.tasks.load_run`, which finds its task; ``Run.load(path, task)`` is the task-free
+core that it calls.
+"""
 
 from __future__ import annotations
 
+import functools
 import json
-import math
-from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
-import yaml
-from safetensors import safe_open
 
 from neuralab.data import make_scaler
-from neuralab.data.features import is_file
-from neuralab.data.prepared import TabularInputs
-from neuralab.errors import DataError, NeuralabError
-from neuralab.recipes import Recipe, validate_recipe
-from neuralab.runs.prepare import OWN_LOSS_TASKS, REGRESSION_TASKS, build_model, make_inputs, prepare_data
-from neuralab.train import evaluate
+from neuralab.errors import NeuralabError
+from neuralab.runs.recipe import ModelConfig, Recipe, build_model
+from neuralab.runs.store import read_config, read_weights, save_weights
+from neuralab.train import predict
 from neuralab.train.seeding import resolve_device
 
-__all__ = ["Run"]
+if TYPE_CHECKING:
+    from neuralab.tasks.base import Task
+
+__all__ = ["Run", "VerbError", "read_model"]
+
+
+class VerbError(NeuralabError, AttributeError):
+    """A method that only runs of other tasks have (``generate`` on a classifier): a user error in one line, and an
+    AttributeError, so that ``hasattr(run, "generate")`` is simply False."""
 
 
 class Run:
-    """A trained run loaded from its directory: the recipe, the model(s), the input pipeline and the scalers.
+    """A trained run: the recipe, the model(s), the input pipeline, the target scaler and the calibration.
+
+    Parameters
+    ----------
+    path
+        The run directory.
+    recipe
+        The resolved recipe (``config.yaml``).
+    task
+        The run's task (``neuralab.tasks.TASKS[recipe.task]``): everything task-specific is asked of it.
+    models
+        The trained model, or the members of an ensemble.
+    inputs
+        The fitted input pipeline: raw inputs → what the model eats.
+    y_scaler
+        The fitted target scaler, or None.
+    classes
+        The class labels of a classifier, in output order.
+    calibration
+        Tensors a task keeps for its intervals (validation residuals...).
 
     Examples
     --------
-    >>> run = Run.load("runs/digits-mlp-20261123-120000")  # doctest: +SKIP
+    >>> from neuralab.tasks import load_run
+    >>> run = load_run("runs/digits-mlp-20261123-120000")  # doctest: +SKIP
     >>> run.predict(x[:5])                                  # doctest: +SKIP
     array([0, 1, 2, 3, 4])
     """
 
-    def __init__(self, path: Path, recipe: Recipe, models: list[torch.nn.Module], inputs: Any, y_scaler: Any | None,
-                 task: str, classes: list[Any], calibration: dict[str, torch.Tensor] | None = None) -> None:
-        self.path, self.recipe, self.models, self.inputs = path, recipe, models, inputs
-        self.y_scaler, self.task, self.classes = y_scaler, task, classes
+    def __init__(self, path: Path, recipe: Recipe, task: Task, models: list[torch.nn.Module], inputs: Any,
+                 y_scaler: Any | None = None, classes: list[Any] | None = None,
+                 calibration: dict[str, torch.Tensor] | None = None) -> None:
+        self.path, self.recipe, self.task, self.models, self.inputs = Path(path), recipe, task, models, inputs
+        self.y_scaler, self.classes = y_scaler, list(classes or [])
         self.calibration = calibration or {}
 
     @property
@@ -47,196 +81,70 @@ class Run:
         return self.models[0]
 
     @classmethod
-    def load(cls, path: str | Path, device: str = "cpu") -> Run:
-        """Read a run directory. Raises a NeuralabError naming what is missing."""
+    def load(cls, path: str | Path, task: Task, device: str = "cpu") -> Run:
+        """Read a run directory of ``task``. A missing or damaged file is a one-line NeuralabError naming it."""
         path = Path(path)
-        for needed in ("config.yaml", "model.safetensors"):
-            if not is_file(path / needed):
-                raise NeuralabError(f"{path} is not a finished run: {needed} is missing")
-        recipe = validate_recipe(yaml.safe_load((path / "config.yaml").read_text()))
-        groups: dict[str, dict[str, torch.Tensor]] = {"inputs": {}, "y_scaler": {}, "calibration": {}}
-        members: dict[int, dict[str, torch.Tensor]] = {}
-        with safe_open(path / "model.safetensors", framework="pt") as f:
-            meta = f.metadata() or {}
-            for key in f.keys():
-                group, _, name = key.partition(".")
-                if group == "model":
-                    i, _, name = name.partition(".")
-                    if not i.isdigit():
-                        raise NeuralabError(f"{path / 'model.safetensors'} is in a format this neuralab does not "
-                                            "read (no ensemble member index); train the run again")
-                    members.setdefault(int(i), {})[name] = f.get_tensor(key)
-                else:
-                    groups.setdefault(group, {})[name] = f.get_tensor(key)
+        recipe = task.validate_recipe(read_config(path))
+        weights = read_weights(path)
         models = []
-        for i in sorted(members):
+        for i, state in enumerate(weights.members):
             model = build_model(recipe)
-            model.load_state_dict(members[i])
+            try:
+                model.load_state_dict(state)
+            except RuntimeError as exc:  # shapes or keys that do not match config.yaml
+                reason = str(exc).splitlines()[0] if len(str(exc).splitlines()) < 2 else str(exc).splitlines()[1]
+                raise NeuralabError(f"{path / 'model.safetensors'} does not match {path / 'config.yaml'} (member {i}:"
+                                    f" {reason.strip()}); was one of them edited or copied from another run?") \
+                    from None
             models.append(model.to(resolve_device(device)).eval())
-        inputs = make_inputs(recipe)
-        inputs.load_state_dict(groups["inputs"])
+        inputs = task.make_inputs(recipe)
         y_scaler = None
-        if groups["y_scaler"]:
-            y_scaler = make_scaler("standard")
-            y_scaler.load_state_dict(groups["y_scaler"])
-        return cls(path, recipe, models, inputs, y_scaler, meta.get("task", recipe.task or "classification"),
-                   json.loads(meta.get("classes", "[]")), groups["calibration"])
+        try:
+            inputs.load_state_dict(weights.groups.get("inputs", {}))
+            if weights.groups.get("y_scaler"):
+                y_scaler = make_scaler("standard")
+                y_scaler.load_state_dict(weights.groups["y_scaler"])
+        except (KeyError, ValueError, RuntimeError, TypeError) as exc:
+            raise NeuralabError(f"{path / 'model.safetensors'} is damaged: its input pipeline or target scaler "
+                                f"cannot be read ({type(exc).__name__}: {exc}); train the run again") from None
+        return cls(path, recipe, task, models, inputs, y_scaler, weights.classes, weights.groups.get("calibration"))
+
+    def save(self, path: str | Path | None = None) -> Path:
+        """Write ``model.safetensors``: every member's weights, the pipeline, the scaler and the calibration."""
+        folder = Path(path) if path is not None else self.path
+        groups = {"inputs": self.inputs.state_dict()}
+        if self.y_scaler is not None:
+            groups["y_scaler"] = self.y_scaler.state_dict()
+        groups["calibration"] = {k: v.float() for k, v in self.calibration.items()}
+        save_weights(folder / "model.safetensors", self.models, groups, task=self.task.name, classes=self.classes)
+        return folder / "model.safetensors"
 
     def outputs(self, split: Any) -> torch.Tensor:
         """Raw model outputs for prepared inputs: members stacked on dim 0, shape (M, N, out)."""
-        from neuralab.train import predict
-
         batch = max(self.recipe.trainer.batch_size, 1024)
-        return torch.stack([predict(m, split if not isinstance(split, tuple) else split[0], batch_size=batch)
-                            for m in self.models])
+        x = split[0] if isinstance(split, tuple) else split
+        return torch.stack([predict(m, x, batch_size=batch) for m in self.models])
 
-    def predict_prepared(self, split: Any) -> np.ndarray:
-        """Predictions for prepared inputs, in the data's units (ensemble mean)."""
-        out = self.outputs(split).float()
-        if self.task == "classification":
-            idx = out.softmax(-1).mean(0).argmax(1).numpy()
-            return np.asarray(self.classes)[idx] if self.classes else idx
-        values = out.mean(0)
-        if self.y_scaler is not None:
-            values = self.y_scaler.inverse_transform(values)
-        values = values.numpy().reshape(len(values), -1)
-        return values[:, 0] if values.shape[1] == 1 else values  # (N,), or (N, horizon) for a multi-step forecast
-
-    def member_predictions(self, split: Any) -> np.ndarray:
-        """Each member's regression predictions in the data's units, shape (M, N), or (M, N·horizon) flattened for a
-        multi-step forecast."""
-        out = self.outputs(split).float()
-        if self.y_scaler is not None:
-            out = torch.stack([self.y_scaler.inverse_transform(o) for o in out])
-        return out.reshape(len(self.models), -1).numpy()
-
-    def score_split(self, split: Any, targets: np.ndarray) -> dict[str, float]:
-        """The recipe's metrics (and, for one model, its loss) on prepared inputs against raw targets."""
-        from neuralab.train.metrics import compute_metrics
-
-        if self.task in OWN_LOSS_TASKS:  # the model's own objective and its terms (a VAE's ELBO, KL...)
-            batch_size = max(self.recipe.trainer.batch_size, 1024)
-            result = evaluate(self.model, split, loss=self.model.loss, batch_size=batch_size)
-            if self.task == "language_model":  # the loss is in nats per character; bits are log2 of the same
-                result["bits_per_char"] = result["loss"] / math.log(2)
-            return result
-        out = self.outputs(split).float()
-        if self.task == "classification":
-            combined = out.softmax(-1).mean(0).clamp_min(1e-12).log()
-            y = torch.as_tensor(np.searchsorted(self.classes, targets) if self.classes else targets)
-        else:
-            combined = out.mean(0)
-            combined = self.y_scaler.inverse_transform(combined) if self.y_scaler is not None else combined
-            y = torch.as_tensor(np.asarray(targets, dtype=np.float32)).reshape(combined.shape)
-        result = compute_metrics(self.recipe.metrics, combined, y) if self.recipe.metrics else {}
-        if len(self.models) == 1 and self.recipe.loss.name is not None:
-            result = {"loss": evaluate(self.model, split, loss=self.recipe.loss,
-                                       batch_size=max(self.recipe.trainer.batch_size, 1024))["loss"], **result}
-        return result
-
-    def _check_width(self, x: torch.Tensor) -> None:
-        expected = self.recipe.model.options.get("in_features")
-        if expected is not None and x[0].numel() != expected:
-            raise DataError(f"the model expects {expected} features per row; got input of shape {tuple(x.shape)}")
-
-    def _prepare(self, raw: Any) -> Any:
-        if isinstance(self.inputs, TabularInputs):
-            x = torch.as_tensor(np.asarray(raw, dtype=np.float32))
-            x = x.unsqueeze(0) if x.ndim == 1 else x
-            self._check_width(x)
-            raw = x
-        return self.inputs.transform(raw)
+    def prepare(self, raw: Any) -> Any:
+        """Raw inputs (an array of feature rows or images, molecules, a window of a series...) as the model eats
+        them, through the saved input pipeline."""
+        return self.task.preprocess(self, raw)
 
     def predict(self, raw: Any) -> np.ndarray:
-        """Class labels (classification) or values in the target's units (regression) for raw inputs."""
-        return self.predict_prepared(self._prepare(raw))
+        """Predictions for raw inputs in the data's units: class labels, values, codes... as the task defines."""
+        return self.task.predict_prepared(self, self.prepare(raw))
 
-    def predict_proba(self, raw: Any) -> np.ndarray:
-        """Softmax class probabilities (ensemble mean), one column per class in ``self.classes`` order."""
-        if self.task != "classification":
-            raise NeuralabError("predict_proba is for classification runs; this run is a regression")
-        return self.outputs(self._prepare(raw)).float().softmax(-1).mean(0).numpy()
+    def predict_prepared(self, split: Any) -> np.ndarray:
+        """Predictions for prepared inputs (what :meth:`prepare` returns, or a split of the prepared data)."""
+        return self.task.predict_prepared(self, split)
 
-    def _autoencoder(self, method: str) -> Any:
-        if self.task != "reconstruction" or not hasattr(self.model, method):
-            raise NeuralabError(f"{method} needs an autoencoder run; this run is a {self.task} "
-                                f"({type(self.model).__name__})")
-        return getattr(self.model, method)
-
-    @torch.no_grad()
-    def _batched(self, method: str, raw: Any) -> np.ndarray:
-        fn, x = self._autoencoder(method), self._prepare(raw)[0]
-        device = next(self.model.parameters()).device
-        chunks = [fn(x[i:i + 1024].to(device)).float().cpu() for i in range(0, len(x), 1024)]
-        return torch.cat(chunks).numpy()
-
-    def transform(self, raw: Any) -> np.ndarray:
-        """An autoencoder's codes for raw inputs (a VAE's posterior means), shape (N, latent_dim)."""
-        return self._batched("encode", raw)
-
-    def reconstruct(self, raw: Any) -> np.ndarray:
-        """An autoencoder's reconstructions of raw inputs, in the prepared inputs' shape and scale ([0, 1] pixels)."""
-        return self._batched("reconstruct", raw)
-
-    def anomaly_score(self, raw: Any) -> np.ndarray:
-        """Per-input reconstruction error (a VAE's negative ELBO), in nats: high means unlike the training data."""
-        return self._batched("anomaly_score", raw)
-
-    @torch.no_grad()
-    def sample(self, n: int = 64, *, seed: int = 0) -> np.ndarray:
-        """``n`` new inputs drawn from a VAE's prior and decoded, as [0, 1] images."""
-        if not isinstance(n, int) or n < 1:
-            raise NeuralabError(f"n must be a positive int; got {n!r}")
-        sample = self._autoencoder("sample")
-        return sample(n, generator=torch.Generator().manual_seed(seed)).float().cpu().numpy()
-
-    def predict_interval(self, raw: Any, *, method: str = "conformal", level: float = 0.9
-                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Regression predictions with an interval: ``(prediction, low, high)``.
-
-        ``method`` is ``normal`` (ŷ ± z·√MSE_val, the course's method), ``conformal`` (split-conformal on the
-        validation residuals) or ``ensemble`` (mean ± z·std of the members).
-        """
-        return self._interval(self._prepare(raw), method, level)
-
-    def _interval(self, split: Any, method: str, level: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        from neuralab.train import intervals
-
-        if self.task not in REGRESSION_TASKS:
-            raise NeuralabError("prediction intervals are for regression and forecasting runs")
-        residuals = self.calibration.get("residuals")
-        if method in {"normal", "conformal"} and residuals is None:
-            raise NeuralabError(f"the {method} interval needs validation residuals; this run had no validation set")
-        if method == "ensemble":
-            if len(self.models) < 2:
-                raise NeuralabError("the ensemble interval needs an ensemble; train with --set ensemble=5")
-            return intervals.ensemble_interval(self.member_predictions(split), level)
-        pred = self.predict_prepared(split)
-        if method == "normal":
-            low, high = intervals.normal_interval(pred, float(residuals.double().pow(2).mean()), level)
-        elif method == "conformal":
-            low, high = intervals.conformal_interval(pred, residuals.numpy(), level)
-        else:
-            raise NeuralabError(f"interval method must be normal, conformal or ensemble; got {method!r}")
-        return pred, low, high
-
-    def interval_coverage(self, split: Any, targets: np.ndarray, levels: Sequence[float] = (0.9, 0.95)
-                          ) -> dict[str, dict[str, float]]:
-        """Empirical coverage and mean width of each interval method at each nominal level."""
-        from neuralab.train.intervals import coverage
-
-        methods = ["normal", "conformal"] + (["ensemble"] if len(self.models) > 1 else [])
-        result: dict[str, dict[str, float]] = {}
-        for method in methods:
-            for level in levels:
-                _, low, high = (np.ravel(a) for a in self._interval(split, method, level))  # every horizon step
-                result[f"{method}@{level:g}"] = {"coverage": coverage(np.ravel(targets), low, high),
-                                                  "mean_width": float(np.mean(high - low))}
-        return result
+    def score_split(self, split: Any, targets: np.ndarray) -> dict[str, float]:
+        """The recipe's metrics (and the loss) on prepared inputs against raw targets, as the task scores them."""
+        return self.task.score(self, split, targets)
 
     def evaluate(self, split: str = "test") -> dict[str, float]:
         """Recompute the metrics on one split of the recipe's data (the same split as in training)."""
-        data = prepare_data(self.recipe)
+        data = self.task.prepare(self.recipe)
         if split not in data.splits:
             raise NeuralabError(f"split {split!r} is empty or unknown; available: {', '.join(data.splits)}")
         # The split and the refitted pipeline are those of training: both are deterministic given the seed.
@@ -244,63 +152,49 @@ class Run:
 
     def metrics(self) -> dict[str, Any]:
         """The contents of ``metrics.json``."""
-        return json.loads((self.path / "metrics.json").read_text())
+        file = self.path / "metrics.json"
+        try:
+            return json.loads(file.read_text())
+        except (OSError, ValueError) as exc:
+            raise NeuralabError(f"cannot read {file} ({type(exc).__name__}); the run may not have finished") \
+                from None
 
-    # --- Sequence tasks: forecasting, language models, word embeddings (the work is in neuralab.runs.sequences) ---
+    def __getattr__(self, name: str) -> Any:
+        # Only called for names a Run lacks: the task's verbs (forecast, generate, similar...), bound to this run.
+        task = self.__dict__.get("task")
+        if name.startswith("__") or task is None:
+            raise AttributeError(name)
+        if name in task.verbs:
+            return functools.partial(getattr(task, name), self)
+        others = task.offering("verbs", name)
+        if others:
+            raise VerbError(f"{name} is for {' and '.join(others)} runs; {self.path} is a run of task {task.name} "
+                            f"({type(self.model).__name__})")
+        offered = f"; its task offers: {', '.join(task.verbs)}" if task.verbs else ""
+        raise AttributeError(f"a {task.name} run has no {name!r}{offered}")
 
-    def forecast(self, history: np.ndarray | None = None, *, level: float = 0.9
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The next ``horizon`` values of a forecasting run, with a split-conformal interval.
+    def __dir__(self) -> list[str]:
+        task = self.__dict__.get("task")
+        return sorted({*super().__dir__(), *(task.verbs if task is not None else ())})
 
-        Parameters
-        ----------
-        history
-            Raw past values ``(T, F)`` (``(T,)`` for one column), in the columns and order of training, with
-            ``T >= data.window``; by default the end of the run's own series (saved with the weights).
-        level
-            Nominal coverage of the interval.
+    def __repr__(self) -> str:
+        return f"Run({str(self.path)!r}, task={self.task.name!r}, model={type(self.model).__name__})"
 
-        Returns
-        -------
-        (np.ndarray, np.ndarray, np.ndarray)
-            The forecast, its lower and its upper bound, each ``(horizon,)``, in the target's units.
-        """
-        from neuralab.runs.forecasting import forecast_next
 
-        self._require_task("forecasting", "forecast")
-        return forecast_next(self, history, level)
-
-    def generate(self, prompt: str, length: int = 500, temperature: float = 1.0, seed: int = 0) -> str:
-        """The prompt followed by ``length`` characters sampled from a language-model run.
-
-        A ``temperature`` below 1 gives safer text, above 1 wilder text; the same ``seed`` gives the same text.
-        A prompt character outside the run's vocabulary is a DataError that lists them.
-        """
-        from neuralab.runs.text import generate_text
-
-        self._require_task("language_model", "generate")
-        return generate_text(self, prompt, length, temperature, seed)
-
-    def similar(self, word: str, k: int = 10) -> list[tuple[str, float]]:
-        """The ``k`` words nearest to ``word`` by cosine similarity, as ``(word, similarity)``, nearest first.
-
-        An unknown word is a DataError suggesting the closest word in the vocabulary.
-        """
-        from neuralab.runs.text import similar_words
-
-        self._require_task("embedding", "similar")
-        return similar_words(self, word, k)
-
-    def analogy(self, a: str, b: str, c: str, k: int = 5) -> list[tuple[str, float]]:
-        """Answers to "``a`` is to ``b`` as ``c`` is to ?": the words nearest to ``b − a + c``, best first."""
-        from neuralab.runs.text import analogy_words
-
-        self._require_task("embedding", "analogy")
-        return analogy_words(self, a, b, c, k)
-
-    def _require_task(self, task: str, method: str) -> None:
-        if self.task != task:
-            raise NeuralabError(f"{method} is for {task} runs; {self.path} is a run of task {self.task} "
-                                f"({type(self.model).__name__})")
-
-    # --- end of sequence tasks ---
+def read_model(path: str | Path, device: str = "cpu") -> torch.nn.Module:
+    """The first model of a run directory, built from ``config.yaml``'s model section alone: no task needed
+    (pretraining reads a source run this way)."""
+    path = Path(path)
+    raw = read_config(path)
+    try:
+        model_config = ModelConfig.model_validate(raw.get("model") or {})
+    except ValueError as exc:
+        raise NeuralabError(f"{path / 'config.yaml'} has a damaged model section ({exc})") from None
+    model = build_model(model_config)
+    state = read_weights(path).members[0]
+    try:
+        model.load_state_dict(state)
+    except RuntimeError:
+        raise NeuralabError(f"{path / 'model.safetensors'} does not match {path / 'config.yaml'}; was one of "
+                            "them edited?") from None
+    return model.to(resolve_device(device)).eval()

@@ -1,4 +1,4 @@
-"""Text runs: a character-level language model and skip-gram word vectors, each with its input pipeline.
+"""Text for two tasks: a character-level language model and skip-gram word vectors, each with its input pipeline.
 
 Both read a registered corpus or a UTF-8 file, drop a Project Gutenberg header and footer, and split the text in
 reading order: training first, then the validation part, then the test tail (``data.val`` and ``data.test`` are
@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Self
 
 import numpy as np
 import torch
+from pydantic import Field
 
 from neuralab.data.prepared import PreparedData
 from neuralab.data.text import (
@@ -36,13 +37,33 @@ from neuralab.data.text import (
 )
 from neuralab.data.timeseries import split_series
 from neuralab.errors import DataError
+from neuralab.runs.recipe import DataConfig
 
 if TYPE_CHECKING:
-    from neuralab.recipes import Recipe
+    from neuralab.runs.recipe import Recipe
     from neuralab.runs.run import Run
 
-__all__ = ["CharInputs", "WordInputs", "prepare_language_model", "prepare_embedding", "generate_text",
-           "similar_words", "analogy_words"]
+__all__ = ["TextData", "WordData", "CharInputs", "WordInputs", "prepare_language_model", "prepare_embedding",
+           "generate_text", "similar_words", "analogy_words"]
+
+
+class TextData(DataConfig):
+    """A text: a registered corpus (``tiny-shakespeare``...) or a UTF-8 file at ``path``, split in reading order.
+    A language model reads it in blocks of ``block_size`` characters."""
+
+    path: str | None = None
+    block_size: int = Field(128, ge=1)
+
+
+class WordData(DataConfig):
+    """A text read as words: the vocabulary keeps words seen ``min_count`` times in the training part; skip-gram
+    pairs reach ``context_window`` words either side; frequent words are subsampled at threshold ``subsample``
+    (0 turns it off)."""
+
+    path: str | None = None
+    min_count: int = Field(5, ge=1)
+    context_window: int = Field(5, ge=1)
+    subsample: float = Field(1e-3, ge=0)
 
 _PARTS = ("train", "val", "test")
 

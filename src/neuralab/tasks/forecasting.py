@@ -1,4 +1,4 @@
-"""Forecasting runs: a CSV series cut into windows, scaled on its training part, with baselines side by side.
+"""Forecasting: the next ``horizon`` values of a series from its last ``window`` rows, beside classical baselines.
 
 The series is split in time order (:func:`~neuralab.data.timeseries.split_series`): train, then validation, then
 the test tail. A window belongs to the part that holds its targets, so no target is both trained on and scored; its
@@ -17,10 +17,14 @@ Koehler 2006), so below 1 beats that naive forecast.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any, Self
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, Self
 
 import numpy as np
 import torch
+from pydantic import Field
 
 from neuralab.data import make_scaler
 from neuralab.data.prepared import PreparedData
@@ -37,14 +41,46 @@ from neuralab.data.timeseries import (
     walk_forward,
     window_slices,
 )
-from neuralab.errors import ConfigError, DataError
+from neuralab.errors import ConfigError, DataError, NeuralabError
+from neuralab.report.sequences import plot_forecast, plot_forecast_scores
+from neuralab.runs.recipe import DataConfig, Recipe
+from neuralab.tasks.base import Predictions, Task
+from neuralab.tasks.regression import (
+    coverage_metrics,
+    interval,
+    interval_coverage,
+    regression_figures,
+    score_values,
+    validation_residuals,
+    values,
+)
+from neuralab.train.intervals import conformal_quantile
 
 if TYPE_CHECKING:
-    from neuralab.recipes import Recipe
     from neuralab.runs.run import Run
 
-__all__ = ["SeriesInputs", "prepare_forecasting", "baseline_scores", "model_scores", "conformal_halfwidth",
-           "forecast_next"]
+__all__ = ["Forecasting", "SeriesData", "SeriesInputs", "prepare_forecasting", "baseline_scores", "model_scores",
+           "conformal_halfwidth", "forecast_next"]
+
+LEVEL = 0.9  # the nominal coverage of the interval drawn around forecasts
+
+
+class SeriesData(DataConfig):
+    """A time series: a registered one (``airline-passengers``, ``sunspots``...) or a CSV at ``path``.
+
+    ``date_column`` is the time axis (found by name when not given), every other numeric column is an input, and
+    ``target_column`` (default: the first value column) is forecast ``horizon`` steps ahead from the last
+    ``window`` rows. ``fill`` fills gaps (``linear``, ``ffill``) or refuses them (``none``). The split is in time
+    order: training, then validation, then the test tail.
+    """
+
+    path: str | None = None
+    date_column: str | None = None
+    target_column: str | None = None
+    window: int = Field(24, ge=1)
+    horizon: int = Field(1, ge=1)
+    fill: Literal["none", "linear", "ffill"] = "none"
+    target_scaling: Literal["standard", "none"] = "standard"
 
 
 class SeriesInputs:
@@ -189,7 +225,7 @@ def model_scores(run: Run, data: PreparedData) -> tuple[dict[str, float], np.nda
     """The model's test RMSE and MASE in the series' units, scored as :func:`baseline_scores` scores the baselines,
     and its test forecasts ``(N, horizon)``."""
     y_true = np.asarray(data.targets["test"], dtype=np.float64)
-    y_pred = np.asarray(run.predict_prepared(data.splits["test"]), dtype=np.float64).reshape(y_true.shape)
+    y_pred = np.asarray(values(run, data.splits["test"]), dtype=np.float64).reshape(y_true.shape)
     raw = data.raw
     train = raw["values"][: raw["train_end"], raw["target"]]
     m = _mase_season(raw["train_end"], raw["season"])
@@ -198,8 +234,6 @@ def model_scores(run: Run, data: PreparedData) -> tuple[dict[str, float], np.nda
 
 def conformal_halfwidth(run: Run, level: float = 0.9) -> float:
     """The split-conformal half-width of the run's interval at ``level``, from its validation residuals."""
-    from neuralab.train.intervals import conformal_quantile
-
     residuals = run.calibration.get("residuals")
     return math.nan if residuals is None else conformal_quantile(residuals.numpy(), level)
 
@@ -227,5 +261,127 @@ def forecast_next(run: Run, history: np.ndarray | None, level: float) -> tuple[n
     if not np.isfinite(history[-window:]).all():
         bad = int(np.flatnonzero(~np.isfinite(history[-window:]).all(1))[0]) + len(history) - window
         raise DataError(f"history row {bad} holds a missing or infinite value; fill it first")
-    pred, low, high = run.predict_interval(history[-window:][None], method="conformal", level=level)
+    pred, low, high = interval(run, run.inputs.transform(history[-window:][None]), "conformal", level)
     return tuple(np.asarray(a, dtype=np.float64).reshape(-1) for a in (pred, low, high))  # type: ignore[return-value]
+
+
+def forecast_figures(run: Run, data: PreparedData, forecast: dict[str, Any], out: Path) -> list[dict[str, str]]:
+    """The forecast plot and the model-against-baselines chart (test part only)."""
+    if "test" not in data.splits:
+        return []
+    _, pred = model_scores(run, data)
+    raw = data.raw
+    target = raw["values"][:, raw["target"]]
+    origins = raw["val_end"] + np.arange(len(pred))  # the test windows' first target steps, in order
+    horizon = pred.shape[1]
+    path = plot_forecast(raw["dates"], target, raw["train_end"], raw["val_end"], origins, pred,
+                         conformal_halfwidth(run, LEVEL), out / "forecast.png", column=raw["columns"][raw["target"]],
+                         level=LEVEL)
+    figures = [{"file": path.name, "title": "Forecasts against the actuals (test)",
+                "caption": f"Top: the whole series; validation and test parts shaded. Bottom: the test part with the "
+                           f"one-step-ahead forecast from each origin and its {LEVEL:.0%} split-conformal interval "
+                           "(from the validation residuals)"
+                           + (f", and a few whole {horizon}-step forecasts." if horizon > 1 else ".")}]
+    compare = {name: forecast[name] for name in ("model", "linear_ar", "seasonal_naive", "naive")
+               if forecast.get(name)}
+    path = plot_forecast_scores(compare, out / "forecast_scores.png")
+    figures.append({"file": path.name, "title": "Model against baselines (test)",
+                    "caption": "RMSE in the series' units and MASE (below 1 beats the seasonal naive forecast "
+                               "in-sample) over the same test origins. Baselines: the last value (naive), the value "
+                               "one season back (seasonal naive) and least squares on the window (linear AR)."})
+    return figures
+
+
+@dataclass(frozen=True)
+class Forecasting(Task):
+    """The next values of a series, with a split-conformal interval, beside naive, seasonal and linear AR baselines."""
+
+    name: str = "forecasting"
+    summary: str = "the next values of a series with an interval, beside naive and linear AR baselines"
+    default_loss: str | None = "mse"
+    metrics: tuple[str, ...] = ("rmse", "mae", "r2")
+    predict_options: tuple[str, ...] = ("level", "input_file")
+    verbs: tuple[str, ...] = ("forecast", "predict_interval", "interval_coverage")
+
+    def data_schema(self, data: dict[str, Any]) -> type[DataConfig]:
+        return SeriesData
+
+    def own_data(self, path: str) -> dict[str, Any]:
+        return {"name": "csv", "path": path}
+
+    def prepare(self, recipe: Recipe) -> PreparedData:
+        return prepare_forecasting(recipe)
+
+    def make_inputs(self, recipe: Recipe) -> SeriesInputs:
+        return SeriesInputs()
+
+    def score(self, run: Run, split: Any, targets: np.ndarray) -> dict[str, float]:
+        return score_values(run, split, targets)
+
+    def predict_prepared(self, run: Run, split: Any) -> np.ndarray:
+        return values(run, split)
+
+    def calibrate(self, run: Run, data: PreparedData) -> dict[str, torch.Tensor]:
+        return validation_residuals(run, data)
+
+    def extra_metrics(self, run: Run, data: PreparedData) -> dict[str, Any]:
+        """The baselines' and the model's test scores on the same origins, and the intervals' coverage."""
+        extra = {**super().extra_metrics(run, data), **coverage_metrics(run, data)}
+        if extra.get("forecast"):
+            extra["forecast"] = {**extra["forecast"], "model": model_scores(run, data)[0]}
+        return extra
+
+    def figures(self, run: Run, data: PreparedData, metrics: dict[str, Any], out: Path) -> list[dict[str, str]]:
+        return regression_figures(run, data, metrics, out) + forecast_figures(run, data,
+                                                                               metrics.get("forecast", {}), out)
+
+    def forecast(self, run: Run, history: np.ndarray | None = None, *, level: float = 0.9
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The next ``horizon`` values of a forecasting run, with a split-conformal interval.
+
+        Parameters
+        ----------
+        history
+            Raw past values ``(T, F)`` (``(T,)`` for one column), in the columns and order of training, with
+            ``T >= data.window``; by default the end of the run's own series (saved with the weights).
+        level
+            Nominal coverage of the interval.
+
+        Returns
+        -------
+        (np.ndarray, np.ndarray, np.ndarray)
+            The forecast, its lower and its upper bound, each ``(horizon,)``, in the target's units.
+        """
+        return forecast_next(run, history, level)
+
+    def predict_interval(self, run: Run, windows: Any, *, method: str = "conformal", level: float = 0.9
+                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Forecasts with an interval for raw windows ``(N, window, F)``: ``(prediction, low, high)``."""
+        return interval(run, run.inputs.transform(windows), method, level)
+
+    def interval_coverage(self, run: Run, split: Any, targets: np.ndarray,
+                          levels: Sequence[float] = (0.9, 0.95)) -> dict[str, dict[str, float]]:
+        """Empirical coverage and mean width of each interval method at each level, on prepared windows."""
+        return interval_coverage(run, split, targets, levels)
+
+    def predict(self, run: Run, inputs: Sequence[Any], **options: Any) -> Predictions:
+        """The next ``horizon`` values after a history CSV (one input, or ``input_file``), or after the run's own
+        series when none is given."""
+        self.check_options("predict", self.predict_options, options)
+        given = [*inputs, *([options["input_file"]] if options.get("input_file") is not None else [])]
+        if len(given) > 1:
+            raise NeuralabError("a forecasting run takes one history CSV (--input series.csv), or none to forecast "
+                                "after the end of its own series")
+        level = LEVEL if options.get("level") is None else options["level"]
+        history = None
+        if given:
+            cfg = run.recipe.data
+            history = load_series(given[0], date_column=cfg.date_column, fill=cfg.fill).values
+        pred, low, high = self.forecast(run, history, level=level)
+        rows = [{"step": h, "forecast": float(p), "low": float(a), "high": float(b)}
+                for h, (p, a, b) in enumerate(zip(pred, low, high), 1)]
+        table = [("step", lambda r: f"+{r['step']}"), ("forecast", lambda r: f"{r['forecast']:.4g}"),
+                 (f"{level:.0%} interval", lambda r: f"[{r['low']:.4g}, {r['high']:.4g}]")]
+        after = str(given[0]) if given else "the run's own series"
+        return Predictions(["step", "forecast", "low", "high"], rows, table,
+                           title=f"forecast after the end of {after}:")

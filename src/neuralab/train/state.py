@@ -21,7 +21,8 @@ from safetensors.torch import load_file, save_file
 
 from neuralab.errors import NeuralabError
 
-__all__ = ["save_state", "load_state", "atomic_write_bytes", "atomic_write_text"]
+__all__ = ["save_state", "load_state", "atomic_write_bytes", "atomic_write_text", "set_default_mode",
+           "remove_stale_temporaries"]
 
 _META_KEY = "neuralab_state"
 
@@ -94,6 +95,7 @@ def save_state(state: Any, path: str | Path) -> Path:
     try:
         save_file(tensors, tmp, metadata={_META_KEY: meta})
         _fsync(tmp)
+        set_default_mode(tmp)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -134,6 +136,7 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+        set_default_mode(tmp)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -144,3 +147,32 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
 def atomic_write_text(path: str | Path, text: str) -> Path:
     """Write ``text`` (UTF-8) to ``path`` atomically."""
     return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def _umask() -> int:
+    """The process's umask, read without changing it where Linux allows (``/proc/self/status``)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)  # elsewhere: read it by setting it, and put it back at once
+    os.umask(mask)
+    return mask
+
+
+def set_default_mode(path: str | Path) -> None:
+    """Give a file written through ``mkstemp`` (mode 0600) the mode a plain ``open`` would: 0666 less the umask."""
+    os.chmod(path, 0o666 & ~_umask())
+
+
+def remove_stale_temporaries(folder: str | Path) -> list[Path]:
+    """Delete the ``.<name>.*tmp`` files that a writer killed mid-write left under ``folder``; return them.
+
+    Only call this while holding the folder's lock: a live writer's temporary file would be deleted too.
+    """
+    stale = [p for p in Path(folder).rglob(".*tmp") if p.is_file() and p.name.endswith(".tmp")]
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return stale

@@ -10,7 +10,7 @@ from sklearn.datasets import load_digits
 from neuralab.cli.main import main
 from neuralab.errors import NeuralabError
 from neuralab.recipes import validate_recipe
-from neuralab.runs import Run, train_recipe
+from neuralab.tasks import load_run, train_recipe
 
 
 def _recipe(model, *, epochs=2, scaling="minmax", **extra):
@@ -70,7 +70,7 @@ def test_a_vae_run_samples_and_logs_the_elbo_terms(vae_run):
 
 def test_evaluate_reproduces_the_saved_test_terms(ae_run):
     saved = ae_run.metrics()["final"]["test"]
-    assert Run.load(ae_run.path).evaluate("test") == pytest.approx(saved, rel=1e-4)
+    assert load_run(ae_run.path).evaluate("test") == pytest.approx(saved, rel=1e-4)
 
 
 def test_cli_predict_prints_scores_and_sample_writes_a_grid(ae_run, vae_run, tmp_path, capsys):

@@ -10,8 +10,8 @@ import torch
 
 from neuralab.errors import DataError, NeuralabError
 from neuralab.recipes import validate_recipe
-from neuralab.runs import Run, prepare_data, train_recipe
-from neuralab.runs.forecasting import baseline_scores
+from neuralab.tasks import load_run, prepare_data, train_recipe
+from neuralab.tasks.forecasting import baseline_scores
 
 WORDS = ("the king rules the city . the queen rules the city . a man walks in the city . a woman walks in the "
          "city . the king and the queen speak . the man and the woman speak . justice is good . the soul is good . ")
@@ -75,7 +75,7 @@ def test_series_scalers_are_fitted_on_the_training_part_only(forecast_run):
 
 def test_forecast_after_the_series_end_matches_forecast_from_the_same_history(forecast_run):
     run, _ = forecast_run
-    loaded = Run.load(run.path)
+    loaded = load_run(run.path)
     pred, low, high = loaded.forecast()
     assert pred.shape == low.shape == high.shape == (3,)
     assert np.all(low < pred) and np.all(pred < high)
@@ -148,7 +148,7 @@ def test_language_model_blocks_overlap_by_half_in_training_only(char_run):
 
 
 def test_generate_is_seeded_and_lists_characters_outside_the_vocabulary(char_run):
-    run = Run.load(char_run.path)
+    run = load_run(char_run.path)
     text = run.generate("ROMEO:", length=40, temperature=0.8, seed=3)
     assert text.startswith("ROMEO:") and len(text) == 46
     assert run.generate("ROMEO:", length=40, temperature=0.8, seed=3) == text
@@ -162,7 +162,7 @@ def test_generate_is_seeded_and_lists_characters_outside_the_vocabulary(char_run
 
 def test_evaluate_reproduces_the_saved_language_model_loss(char_run):
     saved = char_run.metrics()["final"]["val"]
-    assert Run.load(char_run.path).evaluate("val") == pytest.approx(saved, rel=1e-5)
+    assert load_run(char_run.path).evaluate("val") == pytest.approx(saved, rel=1e-5)
 
 
 @pytest.fixture(scope="module")
@@ -179,7 +179,7 @@ def word_run(tmp_path_factory):
 
 
 def test_embedding_run_sets_noise_from_training_counts_and_saves_it(word_run):
-    run = Run.load(word_run.path)
+    run = load_run(word_run.path)
     counts = torch.as_tensor(run.inputs.vocab.counts, dtype=torch.float64).pow(0.75)
     torch.testing.assert_close(run.model.noise.double(), counts / counts.sum())
     metrics = run.metrics()
@@ -189,7 +189,7 @@ def test_embedding_run_sets_noise_from_training_counts_and_saves_it(word_run):
 
 
 def test_similar_and_analogy_name_words_and_exclude_the_query(word_run):
-    run = Run.load(word_run.path)
+    run = load_run(word_run.path)
     pairs = run.similar("King", k=4)
     assert len(pairs) == 4 and "king" not in [w for w, _ in pairs]
     assert [s for _, s in pairs] == sorted((s for _, s in pairs), reverse=True)

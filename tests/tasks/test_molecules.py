@@ -13,11 +13,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from neuralab.chem import SolubilityModel, standardize_many
-from neuralab.chem.model import SIMILARITY_WARNING
+from neuralab.chem import standardize_many
+from neuralab.tasks.regression import SIMILARITY_WARNING, SolubilityModel
 from neuralab.cli.main import main
 from neuralab.errors import NeuralabError
-from neuralab.runs import Run, prepare_data
+from neuralab.tasks import load_run, prepare_data
 
 TINY = ["--set", "epochs=2", "--set", "scheduler.warmup_epochs=0", "--quiet"]
 UNFAMILIAR = ["[Fe]", "C[Sn](C)(C)C"]  # a bare metal and an organotin: nothing like them in either training set
@@ -93,7 +93,7 @@ def test_unfamiliar_molecule_gets_the_applicability_warning(run_dir, smiles):
 
 
 def test_training_molecule_has_similarity_one_and_no_warning(mlp_run):
-    run = Run.load(mlp_run)
+    run = load_run(mlp_run)
     train = prepare_data(run.recipe).raw["train"][:5]  # the run's own split, reproduced from its config
     rows = SolubilityModel(run).predict_table(train)
     assert [r.similarity for r in rows] == pytest.approx([1.0] * len(train))
@@ -101,7 +101,7 @@ def test_training_molecule_has_similarity_one_and_no_warning(mlp_run):
 
 
 def test_interval_coverage_reports_normal_and_conformal_at_each_level(mlp_run):
-    run = Run.load(mlp_run)
+    run = load_run(mlp_run)
     data = prepare_data(run.recipe)
     result = run.interval_coverage(data.splits["test"], data.targets["test"])
     assert set(result) == {"normal@0.9", "normal@0.95", "conformal@0.9", "conformal@0.95"}
@@ -120,7 +120,7 @@ def test_higher_level_gives_a_wider_interval(mlp_run):
 def test_ensemble_interval_on_a_single_model_run_is_a_user_error(mlp_run):
     mols, _ = standardize_many(["CCO"])
     with pytest.raises(NeuralabError, match="ensemble"):
-        Run.load(mlp_run).predict_interval(mols, method="ensemble")
+        load_run(mlp_run).predict_interval(mols, method="ensemble")
 
 
 def test_unknown_interval_method_is_a_user_error(mlp_run):

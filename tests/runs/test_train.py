@@ -5,7 +5,7 @@ import pytest
 
 from neuralab.errors import NeuralabError
 from neuralab.recipes import load_recipe
-from neuralab.runs import Run, train_recipe
+from neuralab.tasks import load_run, train_recipe
 
 
 @pytest.fixture(scope="module")
@@ -21,7 +21,7 @@ def test_final_loss_uses_the_recipes_loss_options(smoothed_run):
 
 def test_evaluate_reproduces_the_saved_test_metrics(smoothed_run):
     saved = smoothed_run.metrics()["final"]["test"]
-    again = Run.load(smoothed_run.path).evaluate("test")
+    again = load_run(smoothed_run.path).evaluate("test")
     assert again == pytest.approx(saved, rel=1e-5)
 
 
@@ -29,9 +29,9 @@ def test_predict_applies_the_saved_scaling_to_raw_features(smoothed_run):
     from sklearn.datasets import load_digits
 
     digits = load_digits()
-    pred = Run.load(smoothed_run.path).predict(digits.data[:200])
+    pred = load_run(smoothed_run.path).predict(digits.data[:200])
     assert (pred == digits.target[:200]).mean() > 0.8
-    proba = Run.load(smoothed_run.path).predict_proba(digits.data[:3])
+    proba = load_run(smoothed_run.path).predict_proba(digits.data[:3])
     assert proba.shape == (3, 10) and np.allclose(proba.sum(1), 1, atol=1e-5)
 
 
@@ -52,7 +52,7 @@ def test_unreadable_weights_format_is_a_clear_error(tmp_path, smoothed_run):
     shutil.copytree(smoothed_run.path, bad)
     save_file({"model.net.0.weight": torch.zeros(1)}, bad / "model.safetensors")
     with pytest.raises(NeuralabError, match="format this neuralab does not read"):
-        Run.load(bad)
+        load_run(bad)
 
 
 def test_a_new_run_refuses_a_directory_that_holds_one(smoothed_run):

@@ -1,0 +1,171 @@
+"""Classification: a class for each input, scored by accuracy and log-loss; an ensemble averages probabilities.
+
+Raw inputs for ``predict`` are feature files (``.csv``/``.npy``) or, for a run trained on images (MNIST), image
+files of any size and colours, prepared as MNIST was (:mod:`neuralab.data.digit_images`). A file that cannot be
+read, or a feature row holding a NaN, gets its error in its own row; the others are still predicted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+from neuralab.data.digit_images import load_digit_images
+from neuralab.data.prepared import ImageInputs, PreparedData
+from neuralab.errors import DataError, NeuralabError
+from neuralab.report.classification import classification_figures
+from neuralab.runs.recipe import DataConfig, Recipe
+from neuralab.tasks._tables import (
+    TableData,
+    augmentation,
+    check_width,
+    flag_non_finite,
+    prepare_table,
+    read_rows,
+    table_inputs,
+)
+from neuralab.tasks.base import Predictions, Task
+from neuralab.train import evaluate
+from neuralab.train.metrics import compute_metrics
+
+if TYPE_CHECKING:
+    from neuralab.runs.run import Run
+
+__all__ = ["Classification", "read_images", "score_outputs"]
+
+FEATURE_FILES = (".csv", ".npy")
+IMAGES_FAILED = "{failed} of {total} images could not be read (see their rows)"
+
+
+def read_images(paths: Sequence[str]) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """Each readable path's MNIST-shaped image, and each unreadable path's error; fails only if none is readable."""
+    images, errors = {}, {}
+    for path in paths:
+        try:
+            images[path] = load_digit_images([path])
+        except DataError as err:
+            errors[path] = str(err).removeprefix(f"{path}: ")
+    if not images:
+        n = len(errors) - 1
+        more = f" (and {n} more unreadable file{'s' if n > 1 else ''})" if n else ""
+        first = next(iter(errors))
+        raise DataError(f"{first}: {errors[first]}{more}")
+    return images, errors
+
+
+def score_outputs(run: Run, split: Any, combined: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
+    """The recipe's metrics on combined outputs, and for a single model its loss on the split."""
+    result = compute_metrics(run.recipe.metrics, combined, y) if run.recipe.metrics else {}
+    if len(run.models) == 1 and run.recipe.loss.name is not None:
+        loss = evaluate(run.model, split, loss=run.recipe.loss, batch_size=max(run.recipe.trainer.batch_size, 1024))
+        result = {"loss": loss["loss"], **result}
+    return result
+
+
+@dataclass(frozen=True)
+class Classification(Task):
+    """A class for each input (digits, MNIST...)."""
+
+    name: str = "classification"
+    summary: str = "a class for each input, with its probability (digits, MNIST)"
+    default_loss: str | None = "cross_entropy"
+    metrics: tuple[str, ...] = ("accuracy", "nll")
+    cross_validation: bool = True
+    verbs: tuple[str, ...] = ("predict_proba",)
+
+    def data_schema(self, data: dict[str, Any]) -> type[DataConfig]:
+        return TableData
+
+    def prepare(self, recipe: Recipe) -> PreparedData:
+        return prepare_table(recipe, "classes")
+
+    def make_inputs(self, recipe: Recipe) -> Any:
+        return table_inputs(recipe)
+
+    def train_transform(self, recipe: Recipe) -> Any:
+        return augmentation(recipe)
+
+    def score(self, run: Run, split: Any, targets: np.ndarray) -> dict[str, float]:
+        combined = run.outputs(split).float().softmax(-1).mean(0).clamp_min(1e-12).log()
+        y = torch.as_tensor(np.searchsorted(run.classes, targets) if run.classes else targets)
+        return score_outputs(run, split, combined, y)
+
+    def predict_prepared(self, run: Run, split: Any) -> np.ndarray:
+        idx = self._proba(run, split).argmax(1)
+        return np.asarray(run.classes)[idx] if run.classes else idx
+
+    def preprocess(self, run: Run, raw: Any) -> Any:
+        if not isinstance(run.inputs, ImageInputs):
+            x = np.asarray(raw, dtype=np.float32)
+            x = x[None] if x.ndim == 1 else x
+            check_width(x, run.recipe.model.options.get("in_features"))
+            raw = x
+        return run.inputs.transform(raw)
+
+    def predict_proba(self, run: Run, raw: Any) -> np.ndarray:
+        """Softmax class probabilities (ensemble mean), one column per class in ``run.classes`` order."""
+        return self._proba(run, self.preprocess(run, raw))
+
+    def _proba(self, run: Run, split: Any) -> np.ndarray:
+        return run.outputs(split).float().softmax(-1).mean(0).numpy()
+
+    def figures(self, run: Run, data: PreparedData, metrics: dict[str, Any], out: Path) -> list[dict[str, str]]:
+        """Confusion matrix and, for a CNN, filters, feature maps and confident mistakes."""
+        last = "test" if "test" in data.splits else "val" if "val" in data.splits else "train"
+        split = data.splits[last]
+        x = split[0] if isinstance(split, tuple) else split
+        return classification_figures(run.model, x if isinstance(x, torch.Tensor) else None, data.targets[last],
+                                      self._proba(run, split), run.classes, out, split=last)
+
+    def predict(self, run: Run, inputs: Sequence[Any], **options: Any) -> Predictions:
+        """Class and probabilities for image files (image runs) or feature rows (``.csv``/``.npy`` or arrays)."""
+        self.check_options("predict", self.predict_options, options)
+        if not inputs:
+            raise NeuralabError("give one or more input files (.csv with one row of features per sample, or .npy"
+                                + (", or images" if isinstance(run.inputs, ImageInputs) else "") + ")")
+        files = [str(i) for i in inputs if isinstance(i, (str, Path))]
+        images = [f for f in files if not f.lower().endswith(FEATURE_FILES)]
+        if images and not isinstance(run.inputs, ImageInputs):
+            raise DataError(f"{images[0]}: this run takes feature rows (.csv or .npy with "
+                            f"{run.recipe.model.options.get('in_features')} columns), not images")
+        if images and len(images) == len(inputs):
+            return self._predict_images(run, files)
+        x, names = read_rows(inputs)
+        errors = flag_non_finite(x)
+        ok = [i for i, e in enumerate(errors) if e is None]
+        if not ok:
+            raise DataError(f"no row can be predicted: row {names[0]}: {errors[0]}")
+        proba = self.predict_proba(run, x[ok])
+        return self._rows(run, "row", names, dict(zip((names[i] for i in ok), proba)),
+                          {names[i]: e for i, e in enumerate(errors) if e is not None})
+
+    def _predict_images(self, run: Run, paths: list[str]) -> Predictions:
+        images, errors = read_images(paths)
+        proba = dict(zip(images, self.predict_proba(run, np.concatenate(list(images.values())))))
+        preds = self._rows(run, "image", paths, proba, errors)
+        preds.failed_note = IMAGES_FAILED
+        return preds
+
+    def _rows(self, run: Run, key: str, names: list[str], proba: dict[str, np.ndarray],
+              errors: dict[str, str]) -> Predictions:
+        classes = [str(c) for c in (run.classes or range(len(next(iter(proba.values())))))]
+        rows = []
+        for name in names:
+            row: dict[str, Any] = {key: name, "prediction": None, **{f"p_{c}": None for c in classes},
+                                   "error": errors.get(name)}
+            if name in proba:
+                p = proba[name]
+                row.update(prediction=classes[int(np.argmax(p))], **{f"p_{c}": float(v) for c, v in zip(classes, p)})
+            rows.append(row)
+
+        def top3(row: dict[str, Any]) -> str:
+            p = np.array([row[f"p_{c}"] for c in classes])
+            return "  ".join(f"{classes[i]}: {p[i]:.1%}" for i in np.argsort(p)[::-1][:3])
+
+        table = [(key, lambda r: r[key]), ("class", lambda r: r["prediction"]), ("top 3", top3)]
+        return Predictions([key, "prediction", *(f"p_{c}" for c in classes), "error"], rows, table)
