@@ -6,7 +6,12 @@ Data sets return arrays and tensors and know nothing about models.
 from neuralab.data.datasets import LOADERS, ArrayDataset, load_dataset, load_digits
 from neuralab.data.digit_images import load_digit_images, preprocess_digit, read_image
 from neuralab.data.idx import load_idx, write_idx
-from neuralab.data.images import IDX_FILENAMES, ImageDataset, load_idx_folder, load_mnist
+from neuralab.data.images import (
+    IDX_FILENAMES,
+    ImageDataset,
+    load_idx_folder,
+    load_mnist,
+)
 from neuralab.data.registry import (
     DATASETS,
     DatasetInfo,
@@ -17,9 +22,23 @@ from neuralab.data.registry import (
     search_dirs,
     sha256_file,
 )
-from neuralab.data.scaling import SCALERS, IdentityScaler, MinMaxScaler, RobustScaler, Standardizer, make_scaler
+from neuralab.data.scaling import (
+    SCALERS,
+    IdentityScaler,
+    MinMaxScaler,
+    RobustScaler,
+    Standardizer,
+    make_scaler,
+)
 from neuralab.data.splits import Split, cv_fold, kfold, split_indices
-from neuralab.data.transforms import Augment, elastic, normalize, random_rotation, random_shift, to_float
+from neuralab.data.transforms import (
+    Augment,
+    elastic,
+    normalize,
+    random_rotation,
+    random_shift,
+    to_float,
+)
 
 __all__ = [
     "load_digit_images",

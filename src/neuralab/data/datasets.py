@@ -10,60 +10,16 @@ to :data:`LOADERS`.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
 
 import numpy as np
 
+from neuralab.data.arrays import ArrayDataset
+from neuralab.data.images import IDX_FILENAMES, load_idx_folder, load_mnist
 from neuralab.data.registry import DATASETS, sha256_file
 from neuralab.errors import DataError, did_you_mean
 
 __all__ = ["LOADERS", "ArrayDataset", "load_dataset", "load_digits"]
-
-Task = Literal["classification", "regression", "unsupervised"]
-_TASKS = ("classification", "regression", "unsupervised")
-
-
-@dataclass
-class ArrayDataset:
-    """A whole data set in memory.
-
-    Parameters
-    ----------
-    x : np.ndarray
-        Inputs, shape (N, ...).
-    y : np.ndarray or None
-        Targets, shape (N,) or (N, ...): int64 class indices for classification, floats for regression, None for
-        unsupervised data.
-    task : {"classification", "regression", "unsupervised"}
-    name : str
-        The registry name, such as ``"digits"``.
-    feature_names : list of str, optional
-        One name per feature column of ``x``.
-    classes : list, optional
-        The class label of each class index (classification).
-    files : dict of str to str
-        ``filename -> sha256`` of every file read; empty for an embedded data set.
-    """
-
-    x: np.ndarray
-    y: np.ndarray | None
-    task: Task
-    name: str
-    feature_names: list[str] | None = None
-    classes: list[Any] | None = None
-    files: dict[str, str] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        if self.task not in _TASKS:
-            raise DataError(f"{self.name}: task must be one of {', '.join(_TASKS)}; got {self.task!r}")
-        if self.y is not None and len(self.y) != len(self.x):
-            raise DataError(f"{self.name}: x has {len(self.x)} samples but y has {len(self.y)}; they must match")
-
-    def __len__(self) -> int:
-        return len(self.x)
-
 
 def load_digits(*, data_dir: str | Path | None = None) -> ArrayDataset:
     """Load scikit-learn's bundled 8x8 handwritten digits: 1797 images, 10 classes.
@@ -81,7 +37,9 @@ def load_digits(*, data_dir: str | Path | None = None) -> ArrayDataset:
     """
     from importlib import resources
 
-    from sklearn.datasets import load_digits as sklearn_load_digits  # lazy: sklearn.datasets is slow to import
+    from sklearn.datasets import (
+        load_digits as sklearn_load_digits,  # lazy: sklearn.datasets is slow to import
+    )
 
     bunch = sklearn_load_digits()
     source = Path(str(resources.files("sklearn.datasets.data") / "digits.csv.gz"))
@@ -101,11 +59,8 @@ def _load_mnist(*, data_dir: str | Path | None = None) -> ArrayDataset:
 
     A ``data_dir`` holding the four standard IDX file names is read as it is (Fashion-MNIST, KMNIST,
     EMNIST-digits...), so the MNIST recipes train on it unchanged; the files' sha256 go in the run's record. Without
-    such a folder, MNIST's own files are fetched and checked against the registry. (Imported on use because
-    images.py builds on this module.)
+    such a folder, MNIST's own files are fetched and checked against the registry.
     """
-    from neuralab.data.images import IDX_FILENAMES, load_idx_folder, load_mnist
-
     if data_dir is not None:
         folder = Path(data_dir).expanduser()
         if all((folder / f).is_file() or (folder / f"{f}.gz").is_file() for f in IDX_FILENAMES):

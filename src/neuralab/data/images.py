@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from neuralab.data.datasets import ArrayDataset
+from neuralab.data.arrays import ArrayDataset
 from neuralab.data.idx import load_idx
 from neuralab.data.registry import dataset_info, fetch, sha256_file
 from neuralab.data.splits import Split

@@ -180,7 +180,11 @@ def _draw(idx: np.ndarray, count: int, method: str, seed: int, labels: np.ndarra
     """Split ``idx`` into (rest, drawn) with ``count`` drawn samples (groups for ``group``)."""
     if count == 0:
         return idx, idx[:0]
-    from sklearn.model_selection import GroupShuffleSplit, ShuffleSplit, StratifiedShuffleSplit  # slow import
+    from sklearn.model_selection import (  # slow import
+        GroupShuffleSplit,
+        ShuffleSplit,
+        StratifiedShuffleSplit,
+    )
 
     splitters = {"random": ShuffleSplit, "stratified": StratifiedShuffleSplit, "group": GroupShuffleSplit}
     splitter = splitters[method](n_splits=1, test_size=count, random_state=seed)
