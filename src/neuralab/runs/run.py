@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from neuralab.data import make_scaler
-from neuralab.errors import NeuralabError
+from neuralab.errors import ConfigError, NeuralabError
 from neuralab.runs.recipe import ModelConfig, Recipe, build_model
 from neuralab.runs.store import read_config, read_weights, save_weights
 from neuralab.train import predict
@@ -84,7 +84,10 @@ class Run:
     def load(cls, path: str | Path, task: Task, device: str = "cpu") -> Run:
         """Read a run directory of ``task``. A missing or damaged file is a one-line NeuralabError naming it."""
         path = Path(path)
-        recipe = task.validate_recipe(read_config(path))
+        try:
+            recipe = task.validate_recipe(read_config(path))
+        except ConfigError as err:
+            raise NeuralabError(f"{path / 'config.yaml'} is damaged: {err}") from None
         weights = read_weights(path)
         models = []
         for i, state in enumerate(weights.members):

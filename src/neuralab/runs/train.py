@@ -75,15 +75,18 @@ def train_run(recipe: Recipe, task: Task, *, out_dir: str | Path | None = None, 
     if not is_main_process():  # under torchrun, only rank 0 writes (and locks) the run directory
         return _train_rank(recipe, task, Path(out_dir or runs_root), resume, callbacks)
     out = Path(out_dir) if out_dir is not None else new_run_dir(Path(runs_root), recipe.name)
-    created = not out.exists()
+    created, locked = not out.exists(), False
     try:
         with lock_run(out):
+            locked = True
             if not resume and is_file(out / "config.yaml"):
                 raise NeuralabError(f"{out} already holds a run; choose another --out, or continue it with "
                                     f"--resume {out}")
             return _train(recipe, task, out, resume, callbacks, write_report)
     except BaseException:
-        if created and not any((out / "checkpoints").rglob("*.ckpt")):  # nothing to resume: leave no dead end
+        # A start that failed before its first checkpoint leaves nothing to resume: remove the folder it made, so
+        # that no dead end is left. Only the process that held the lock may: another one's run is not ours.
+        if created and locked and not any((out / "checkpoints").rglob("*.ckpt")):
             shutil.rmtree(out, ignore_errors=True)
         raise
 
