@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import re
-import struct
 import warnings
-import zlib
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image, ImageFile
 
-from neuralab.data.digit_images import BOX, MAX_PIXELS, SIZE, load_digit_images, preprocess_digit, read_image
+from neuralab.data.digit_images import (
+    BOX,
+    MAX_PIXELS,
+    SIZE,
+    load_digit_images,
+    preprocess_digit,
+    read_image,
+)
 from neuralab.errors import DataError
 
 
@@ -179,23 +184,7 @@ def test_load_digit_images_returns_an_mnist_shaped_uint8_batch(tmp_path):
     assert load_digit_images([]).shape == (0, 1, SIZE, SIZE)
 
 
-def big_png(path: Path, width: int, height: int, *, valid: bool = True) -> Path:
-    """A 1-bit grayscale PNG of ``width`` × ``height`` written row by row: a few KB on disk, never a big array in
-    memory. With ``valid=False`` its pixel data are garbage: only the header is right."""
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    if valid:
-        packer, row = zlib.compressobj(9), b"\x00" * (1 + (width + 7) // 8)  # filter byte 0, then black pixels
-        pixels = b"".join(packer.compress(row) for _ in range(height)) + packer.flush()
-    else:
-        pixels = b"not deflate data"
-    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)  # 1 bit, grayscale, no interlace
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b""))
-    return path
-
-
-def test_an_image_over_max_pixels_is_refused_from_its_header(tmp_path, monkeypatch):
+def test_an_image_over_max_pixels_is_refused_from_its_header(tmp_path, monkeypatch, big_png):
     # A 9000×9000 RGBA PNG used to take 5.3 GB; the size is now read from the header and nothing is decoded.
     path = big_png(tmp_path / "huge.png", 9000, 9000)
     assert path.stat().st_size < 100_000
@@ -222,7 +211,7 @@ def test_max_pixels_is_a_keyword_of_read_image_and_load_digit_images(tmp_path):
 
 
 @pytest.mark.parametrize("side", [10_000, 15_000])  # Pillow warns above 89 MP and raises above 179 MP
-def test_pillows_decompression_bomb_check_is_a_one_line_data_error(tmp_path, side):
+def test_pillows_decompression_bomb_check_is_a_one_line_data_error(tmp_path, side, big_png):
     path = big_png(tmp_path / "bomb.png", side, side, valid=False)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # nothing may leak out as a warning either

@@ -62,7 +62,7 @@ def test_augmented_training_is_reproducible(tmp_path, idx_folder):
     assert all((a[k] == b[k]).all() for k in a)
 
 
-def test_predict_reads_digit_images_of_any_size_and_polarity(tmp_path, idx_folder, capsys):
+def test_predict_reads_digit_images_of_any_size_and_polarity(tmp_path, idx_folder, capsys, big_png):
     from PIL import Image, ImageDraw
 
     out = tmp_path / "run"
@@ -93,6 +93,11 @@ def test_predict_reads_digit_images_of_any_size_and_polarity(tmp_path, idx_folde
     assert "no such image file" in missing[-1]
     assert main(["predict", str(out), paths[1], paths[2]]) == 2
     assert "and 1 more unreadable file)" in capsys.readouterr().err
+    # A 9000×9000 image (5.3 GB once decoded) is refused from its header, in its own row; the others are predicted.
+    huge = str(big_png(tmp_path / "huge.png", 9000, 9000))
+    assert main(["predict", str(out), paths[0], huge, "--output", str(tmp_path / "h.csv")]) == 0
+    good, refused = ((tmp_path / "h.csv").read_text().splitlines()[1:])
+    assert good.split(",")[1] != "" and "81,000,000 pixels" in refused
 
 
 def test_filters_command_writes_a_figure(tmp_path, capsys):
