@@ -1,3 +1,4 @@
+import os
 import subprocess
 import sys
 
@@ -109,3 +110,27 @@ def test_cv_runs_one_fold_per_validation_part_and_summarises_them(capsys, tmp_pa
     assert all((tmp_path / "cv" / f"fold-{i}" / "model.safetensors").is_file() for i in range(3))
     configs = [(tmp_path / "cv" / f"fold-{i}" / "config.yaml").read_text() for i in range(3)]
     assert all(f"fold: {i}" in c and "folds: 3" in c for i, c in enumerate(configs))
+
+
+@pytest.mark.parametrize("command", COMMANDS + ["sample", "similar", "analogy", "summary", "filters", "vanishing",
+                                                "tasks"])
+def test_help_examples_stay_one_per_line(capsys, command):
+    assert main([command, "--help"]) == 0
+    out = capsys.readouterr().out
+    for line in out.splitlines():
+        assert line.count("Example:") <= 1, line
+        assert "Example:" not in line or line.strip().startswith("Example:"), line
+
+
+def test_output_without_a_terminal_is_never_cut(digits_run, tmp_path):
+    env = {**os.environ, "COLUMNS": "60"}
+    cli = [sys.executable, "-m", "neuralab.cli.main"]
+    done = subprocess.run([*cli, "evaluate", str(digits_run), "--split", "test"], capture_output=True, text=True,
+                          env=env)
+    assert done.returncode == 0 and "…" not in done.stdout and "accuracy" in done.stdout
+    done = subprocess.run([*cli, "train", "digits-mlp", "--set", "trainer.epochs=2", "--set",
+                           "scheduler.warmup_epochs=0", "--out", str(tmp_path / "r")], capture_output=True,
+                          text=True, env=env)
+    assert done.returncode == 0, done.stderr
+    lines = [ln for ln in done.stderr.splitlines() if ln.startswith("epoch ")]
+    assert len(lines) == 2 and "…" not in done.stderr and "val_accuracy" in lines[-1] and lines[-1].endswith("s)")

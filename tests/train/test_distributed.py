@@ -44,3 +44,21 @@ def test_a_non_finite_loss_on_one_rank_stops_every_rank(tmp_path):
     # Rank 1 sees a non-finite loss at its first step; the averaged gradient then spoils rank 0 too. Both stop, neither hangs.
     assert "training diverged: loss is nan at epoch 1, step 1" in (tmp_path / "rank-1.txt").read_text()
     assert "training diverged" in (tmp_path / "rank-0.txt").read_text()
+
+
+@pytest.mark.slow
+def test_a_run_trained_under_torchrun_records_its_world_size(tmp_path):
+    out = tmp_path / "run"
+    result = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                             "-m", "neuralab.cli.main", "train", "digits-mlp", "--set", "trainer.epochs=1",
+                             "--set", "scheduler.warmup_epochs=0", "--quiet", "--out", str(out)],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert json.loads((out / "environment.json").read_text())["world_size"] == 2
+
+
+def test_environment_json_records_the_world_size(tmp_path):
+    from neuralab.runs.store import environment
+
+    assert environment(device="cpu", precision="fp32", seed=0, files={}, duration=1.0)["world_size"] == 1
+    assert environment(device="cpu", precision="fp32", seed=0, files={}, duration=1.0, world_size=4)["world_size"] == 4

@@ -10,13 +10,11 @@ import re
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from neuralab.cli._console import console
 from neuralab.errors import NeuralabError
-
-console = Console()
 
 
 def _split(values: list[str]) -> list[str]:
@@ -53,6 +51,7 @@ def vanishing(
 
     Writes score_vs_length.png, gradient_norms.png and results.json. The defaults take a few minutes on 2 cores.
 
+    \b
     Example: neuralab vanishing --task adding --lengths 10,25,50,100 --cells rnn,lstm,gru --epochs 10 --out runs/v
     """
     import torch

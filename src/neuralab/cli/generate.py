@@ -9,10 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 
-console = Console()
+from neuralab.cli._console import console
 
 
 def sample(
@@ -28,6 +27,7 @@ def sample(
 ) -> None:
     """Draw new samples from a trained generative model: an image grid from a VAE, text from a language model.
 
+    \b
     Example: neuralab sample runs/mnist-vae-20261123-120000 -n 64 --output samples.png
     Example: neuralab sample runs/shakespeare-char-lstm-20261123-120000 --prompt "ROMEO:" --temperature 0.8
     """

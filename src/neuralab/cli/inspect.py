@@ -8,11 +8,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.console import Console
 
+from neuralab.cli._console import console
 from neuralab.errors import NeuralabError
-
-console = Console()
 
 
 def summary(
@@ -21,6 +19,7 @@ def summary(
 ) -> None:
     """Print each layer's output shape, parameters, receptive field and FLOPs per sample.
 
+    \b
     Example: neuralab summary mnist-cnn
     """
     from neuralab.models import MODELS
@@ -54,6 +53,7 @@ def filters(
 ) -> None:
     """Apply the classic image kernels (identity, sharpen, edge detect, Sobel, blurs) and save a figure.
 
+    \b
     Example: neuralab filters digit.png --out filters.png
     """
     from neuralab.report.filters import filter_figure

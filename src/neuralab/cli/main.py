@@ -10,7 +10,6 @@ import logging
 import sys
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 
 import neuralab
@@ -19,6 +18,7 @@ from neuralab.cli import generate as generate_commands
 from neuralab.cli import inspect as inspect_commands
 from neuralab.cli import run as run_commands
 from neuralab.cli import sequences as sequence_commands
+from neuralab.cli._console import err_console
 from neuralab.errors import NeuralabError
 
 app = typer.Typer(
@@ -30,7 +30,6 @@ app = typer.Typer(
     add_completion=False,
     rich_markup_mode=None,
 )
-err_console = Console(stderr=True)
 
 
 def _version(value: bool) -> None:

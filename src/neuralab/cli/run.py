@@ -10,24 +10,23 @@ import csv
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from neuralab.cli._console import console, err_console
+from neuralab.cli._console import table as new_table
 from neuralab.errors import DataError, NeuralabError
-
-console = Console()
-err_console = Console(stderr=True)
 
 
 def recipes() -> None:
     """List the bundled recipes with a one-line description each.
 
+    \b
     Example: neuralab recipes
     """
     from neuralab.recipes import list_recipes
 
-    table = Table("recipe", "description", box=None)
+    table = new_table("recipe", "description")
     for name, description in list_recipes():
         table.add_row(name, description)
     console.print(table)
@@ -36,11 +35,12 @@ def recipes() -> None:
 def tasks() -> None:
     """List the kinds of learning problem a recipe can name as its task.
 
+    \b
     Example: neuralab tasks
     """
     from neuralab.tasks import TASKS
 
-    table = Table("task", "what it learns", "run methods", box=None)
+    table = new_table("task", "what it learns", "run methods")
     for name, task in TASKS.items():
         table.add_row(name, task.summary, ", ".join(task.verbs))
     console.print(table)
@@ -63,6 +63,7 @@ def train(
 ) -> None:
     """Train a recipe and write a run directory with weights, metrics, plots and report.html.
 
+    \b
     Example: neuralab train digits-mlp --set trainer.epochs=20 --seed 1
     Example: neuralab train esol --data mols.csv --smiles-column smiles --target-column logS
     Example: neuralab train airline-lstm --data sales.csv --date-column month --target-column sales
@@ -116,6 +117,7 @@ def cv(
     Prints each fold's validation metrics and, per metric, the mean ± standard deviation with a Student-t interval
     of the mean. Each fold is a normal run directory; the summary is in cv.json.
 
+    \b
     Example: neuralab cv digits-mlp --folds 5 --set trainer.epochs=20
     """
     from datetime import datetime
@@ -137,11 +139,11 @@ def cv(
     if not is_main_process():
         return
     names = list(result["summary"])
-    table = Table("fold", *names, box=None)
+    table = new_table("fold", *names)
     for fold in result["folds"]:
         table.add_row(str(fold["fold"]), *(f"{fold['val'][n]:.4g}" for n in names))
     console.print(table)
-    summary = Table("validation metric", "mean ± std", f"{level:.0%} interval of the mean", box=None)
+    summary = new_table("validation metric", "mean ± std", f"{level:.0%} interval of the mean")
     for name, s in result["summary"].items():
         summary.add_row(name, f"{s['mean']:.4g} ± {s['std']:.2g}", escape(f"[{s['low']:.4g}, {s['high']:.4g}]"))
     console.print(summary)
@@ -154,6 +156,7 @@ def evaluate(
 ) -> None:
     """Recompute the loss and metrics of a trained run on one split of its data.
 
+    \b
     Example: neuralab evaluate runs/digits-mlp-20261123-120000 --split test
     """
     from neuralab.tasks import load_run
@@ -176,6 +179,7 @@ def predict(
 ) -> None:
     """Predict with a trained run: one row per input, and the reason for any input that could not be predicted.
 
+    \b
     Example: neuralab predict runs/solubility-20261123-120000 "CCO" "c1ccccc1O"
     Example: neuralab predict runs/digits-mlp-20261123-120000 samples.csv --output preds.csv
     Example: neuralab predict runs/mnist-cnn-20261123-120000 digit.png
@@ -203,9 +207,7 @@ def predict(
 
 def _table(preds: object) -> Table:
     """The rows as a terminal table; a failed row shows its error in red in the last column."""
-    table = Table(box=None)
-    for header, _ in preds.table:
-        table.add_column(escape(header), overflow="fold")
+    table = new_table(*(escape(header) for header, _ in preds.table))
     for row in preds.rows:
         error = row.get(preds.error_column)
         if error:
@@ -240,6 +242,7 @@ def _write_csv(path: Path, header: list[str], rows: list[list[str]]) -> None:
 def report(run: Path = typer.Argument(..., help="A run directory.")) -> None:
     """(Re)write a run's plots and self-contained report.html.
 
+    \b
     Example: neuralab report runs/digits-mlp-20261123-120000
     """
     from neuralab.report import write_report
@@ -249,7 +252,7 @@ def report(run: Path = typer.Argument(..., help="A run directory.")) -> None:
 
 def _print_metrics(final: dict[str, dict[str, float]]) -> None:
     names = sorted({k for split in final.values() for k in split})
-    table = Table("split", *names, box=None)
+    table = new_table("split", *names)
     for split, values in final.items():
         table.add_row(split, *(f"{values[k]:.4f}" if values.get(k) is not None else "-" for k in names))
     console.print(table)

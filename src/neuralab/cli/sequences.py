@@ -9,17 +9,15 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
+from neuralab.cli._console import console
+from neuralab.cli._console import table as new_table
 from neuralab.errors import NeuralabError
-
-console = Console()
 
 
 def _print_words(pairs: list[tuple[str, float]]) -> None:
-    table = Table("word", "cosine similarity", box=None)
+    table = new_table("word", "cosine similarity")
     for word, score in pairs:
         table.add_row(escape(word), f"{score:.3f}")
     console.print(table)
@@ -44,6 +42,7 @@ def similar(
 ) -> None:
     """The words whose vectors are nearest to WORD's, by cosine similarity.
 
+    \b
     Example: neuralab similar runs/republic-word2vec-20261123-120000 justice -k 10
     """
     _print_words(_loaded(run, "similar").similar(word, k=k))
@@ -58,6 +57,7 @@ def analogy(
 ) -> None:
     """Answer "A is to B as C is to ?" with the words nearest to B − A + C.
 
+    \b
     Example: neuralab analogy runs/republic-word2vec-20261123-120000 man woman king
     """
     answers = _loaded(run, "analogy").analogy(a, b, c, k=k)

@@ -196,13 +196,15 @@ def _git_commit() -> str | None:
     return out.stdout.strip() or None if out.returncode == 0 else None
 
 
-def environment(*, device: str, precision: str, seed: int, files: dict[str, str], duration: float
-                ) -> dict[str, Any]:
-    """The record of where and how a run was trained, for ``environment.json``."""
+def environment(*, device: str, precision: str, seed: int, files: dict[str, str], duration: float,
+                world_size: int = 1) -> dict[str, Any]:
+    """The record of where and how a run was trained, for ``environment.json``; ``world_size`` is the number of
+    processes that trained it together (torchrun), each with ``trainer.batch_size`` rows per step."""
     import sklearn
 
     return {"neuralab": neuralab.__version__, "python": sys.version.split()[0], "torch": torch.__version__,
             "numpy": np.__version__, "scikit-learn": sklearn.__version__, "platform": platform.platform(),
             "processor": platform.processor() or platform.machine(), "torch_threads": torch.get_num_threads(),
-            "device": device, "precision": precision, "seed": seed, "git_commit": _git_commit(), "data_files": files,
+            "device": device, "world_size": world_size, "precision": precision, "seed": seed,
+            "git_commit": _git_commit(), "data_files": files,
             "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"), "duration_s": round(duration, 3)}

@@ -109,6 +109,7 @@ def _train(recipe: Recipe, task: Task, out: Path, resume: bool, callbacks: Seque
     mode = direction(monitor)
     inverse = data.y_scaler.inverse_transform if data.y_scaler is not None else None
     models, histories, summaries = [], [], []
+    world_size = 1  # processes training together under torchrun
     for member in range(recipe.ensemble):
         member_dir = Path("checkpoints") if recipe.ensemble == 1 else Path("checkpoints") / f"member-{member}"
         trainer = recipe.trainer.model_copy(update={"seed": recipe.trainer.seed + member})
@@ -129,6 +130,7 @@ def _train(recipe: Recipe, task: Task, out: Path, resume: bool, callbacks: Seque
                     optimizer=recipe.optimizer, scheduler=recipe.scheduler, loss=recipe.loss, metrics=recipe.metrics,
                     inverse_target=inverse, resume=last if resume and last.is_file() else None,
                     train_transform=task.train_transform(recipe))
+        world_size = state.team.size
         early = next((cb for cb in state.callbacks if hasattr(cb, "stopped_epoch")), None)
         summary = {"best_epoch": early.best_epoch if early is not None else checkpoint.best_epoch,
                    "stopped_early": bool(early is not None and early.stopped_epoch is not None),
@@ -148,7 +150,7 @@ def _train(recipe: Recipe, task: Task, out: Path, resume: bool, callbacks: Seque
     metrics.update(task.extra_metrics(run, data))
     atomic_write_text(out / "metrics.json", json.dumps(finite_json(metrics), indent=2))
     env = environment(device=summaries[0]["device"], precision=recipe.trainer.precision, seed=recipe.trainer.seed,
-                      files=data.files, duration=time.perf_counter() - started)
+                      files=data.files, duration=time.perf_counter() - started, world_size=world_size)
     atomic_write_text(out / "environment.json", json.dumps(env, indent=2))
     if write_report:
         task.finish(run, data, metrics, out)
