@@ -192,7 +192,7 @@ class CNN(nn.Module):
         self.features = nn.Sequential(*layers)
         self.feature_shape: tuple[int, int, int] = (c, height, width)
         self.head = MLP(in_features=c * height * width, hidden_sizes=hidden_sizes, out_features=out_features,
-                        activation=activation, dropout=dropout)
+                        activation=activation if hidden_sizes else "relu", dropout=dropout)  # none: no hidden layer
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits ``(B, out_features)`` for images ``(B, C, H, W)``, ``(B, H, W)`` (one channel) or flat

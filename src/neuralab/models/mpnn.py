@@ -145,8 +145,8 @@ class MPNN(nn.Module):
         self.W_o = nn.Linear(atom_fdim + hidden_size, hidden_size)
         self.act = get_activation(activation)
         self.dropout = nn.Dropout(dropout)
-        self.ffn = MLP(hidden_size + extra_features, ffn_hidden_sizes, out_features, activation=activation,
-                       dropout=dropout)
+        self.ffn = MLP(hidden_size + extra_features, ffn_hidden_sizes, out_features,
+                       activation=activation if ffn_hidden_sizes else "relu", dropout=dropout)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
