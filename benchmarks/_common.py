@@ -1,27 +1,64 @@
-"""What the benchmark scripts share: the CPU's name, timing two functions side by side, and small MNIST-format
-folders for quick runs.
+"""What the benchmark scripts share: the machine's description, timing two functions side by side, and small
+MNIST-format folders for quick runs.
 
 The scripts are run as ``python benchmarks/NAME.py``, which puts this folder on ``sys.path``.
 """
 
 from __future__ import annotations
 
+import os
+import platform
 import time
 from collections.abc import Callable
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 
-def cpu_model() -> str:
-    """The CPU's model name from ``/proc/cpuinfo`` ("unknown" elsewhere)."""
+def _cpuinfo() -> str:
+    """The text of ``/proc/cpuinfo`` ("" where there is none)."""
     try:
         with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
+            return f.read()
     except OSError:
-        pass
-    return "unknown"
+        return ""
+
+
+def cpu_model() -> str:
+    """The CPU's model name from ``/proc/cpuinfo``, else what ``platform`` knows, else "unknown"."""
+    for line in _cpuinfo().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine() or "unknown"
+
+
+def _version(distribution: str) -> str | None:
+    """An installed distribution's version, read from its metadata without importing it (None if not installed)."""
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def machine() -> dict[str, Any]:
+    """The machine a benchmark runs on, as every script records it under ``machine`` in its JSON: CPU model, cores
+    (all and usable by this process), torch threads, torch's CPU capability, bf16 support, library versions and the
+    load averages at the call.
+
+    ``cores`` is always ``os.cpu_count()``; the torch threads are ``torch_threads``. Library versions come from the
+    installed metadata, so that scripts which do not use scikit-learn do not load it (and its native libraries)
+    before their timings.
+    """
+    import torch
+
+    cpuinfo = _cpuinfo()
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return {"cpu": cpu_model(), "cores": os.cpu_count(), "cores_usable": usable,
+            "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
+            "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+            "avx512_bf16": "avx512_bf16" in cpuinfo, "amx_bf16": "amx_bf16" in cpuinfo,
+            "numpy": _version("numpy"), "sklearn": _version("scikit-learn"), "python": platform.python_version(),
+            "loadavg_start": os.getloadavg()}
 
 
 def timed_pair(a: Callable[[], Any], b: Callable[[], Any], reps: int) -> tuple[list[float], list[float]]:

@@ -42,7 +42,6 @@ import fcntl
 import json
 import math
 import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -60,7 +59,7 @@ from neuralab.models.autoencoder import Autoencoder
 from neuralab.train import FitData, OptimizerConfig, SchedulerConfig, TrainerConfig, fit
 from neuralab.train.config import EarlyStoppingConfig
 
-from _common import cpu_model, small_mnist, timed_pair  # noqa: E402  (benchmarks/ is on sys.path)
+from _common import machine, small_mnist, timed_pair  # noqa: E402  (benchmarks/ is on sys.path)
 
 GOALS = {"nll": 86.0, "sda_error_pct": 1.1, "throughput_ratio": 0.95}
 VAL_ROWS = 5_000  # the last 5,000 official training images
@@ -68,16 +67,6 @@ TEST_BINARIZE_SEED, VAL_BINARIZE_SEED = 1, 0
 VAE_HIDDEN, VAE_LATENT, WARMUP_EPOCHS = [512, 256], 32, 10
 BATCH = 128
 HERE = Path(__file__).resolve().parent
-
-
-def machine() -> dict[str, Any]:
-    """CPU model, cores, torch threads and versions."""
-    cpu = cpu_model()
-    import sklearn
-
-    return {"cpu": cpu, "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
-            "cpu_capability": torch.backends.cpu.get_cpu_capability(), "python": platform.python_version(),
-            "sklearn": sklearn.__version__, "numpy": np.__version__}
 
 
 class Results:
@@ -494,8 +483,7 @@ def main(argv: list[str] | None = None) -> None:
         if name not in PARTS:
             parser.error(f"unknown part {name!r}; choose from {sorted(PARTS)}")
         start = time.perf_counter()
-        results.add(f"machine_{name}", {**machine(), "loadavg_start": os.getloadavg(), "quick": args.quick,
-                                        "argv": sys.argv[1:]})
+        results.add(f"machine_{name}", {**machine(), "quick": args.quick, "argv": sys.argv[1:]})
         PARTS[name](args, data, results)
         results.add(f"done_{name}", {"seconds": time.perf_counter() - start, "loadavg_end": os.getloadavg()})
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import sys
 import time
@@ -40,26 +39,12 @@ from neuralab.models import MLP
 from neuralab.train import FitData, OptimizerConfig, TrainerConfig, evaluate, fit
 from neuralab.train.batches import Batches
 
-from _common import cpu_model, timed_pair  # noqa: E402  (benchmarks/ is on sys.path)
+from _common import machine, timed_pair  # noqa: E402  (benchmarks/ is on sys.path)
 
 BIG = [512, 512]  # hidden sizes of the 784-512-512-10 MLP
 SMALL = [64]  # hidden sizes of the 784-64-10 MLP
 DIGITS_EPOCHS = 30  # neuralab's budget on digits, fixed before any run, never tuned on the test set
 DIGITS_BATCH = 200  # sklearn's default batch size, min(200, n_samples)
-
-
-def machine() -> dict[str, Any]:
-    """CPU model, cores, torch threads and library versions."""
-    cpu = cpu_model()
-    import numpy
-    import sklearn
-
-    return {
-        "cpu": cpu, "cores": os.cpu_count(), "cores_usable": len(os.sched_getaffinity(0)),
-        "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
-        "cpu_capability": torch.backends.cpu.get_cpu_capability(), "numpy": numpy.__version__,
-        "sklearn": sklearn.__version__, "python": platform.python_version(), "loadavg_start": os.getloadavg(),
-    }
 
 
 def timed(fn: Callable[[], Any], reps: int) -> list[float]:

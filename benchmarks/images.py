@@ -32,7 +32,6 @@ import argparse
 import contextlib
 import json
 import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -52,7 +51,7 @@ from neuralab.recipes import Recipe, load_recipe
 from neuralab.tasks import prepare_data, resolve_recipe, train_recipe
 from neuralab.train import Callback, FitData, LossConfig, OptimizerConfig, TrainerConfig, evaluate, fit
 
-from _common import cpu_model, small_mnist, timed_pair, write_mnist_folder  # noqa: E402
+from _common import machine, small_mnist, timed_pair, write_mnist_folder  # noqa: E402
 
 TARGET = 0.99  # test accuracy for measurement 3
 QUICK_TARGET = 0.80  # reachable in 2 epochs of 2,000 rows
@@ -73,17 +72,6 @@ SELECT_SEEDS = (0, 1)
 SAME_ARCH = ["model.conv_channels=[32, 64]", "model.pool_every=1", "model.hidden_sizes=[128]", "model.dropout=0.0"]
 THROUGHPUT_BATCH = 128
 GOALS = {"cnn_error": 0.35, "mlp_error": 1.1, "time_ratio": 0.5, "throughput_ratio": 0.95}
-
-
-def machine() -> dict[str, Any]:
-    """CPU model, cores, torch threads, bf16 support and versions."""
-    cpu = cpu_model()
-    flags = Path("/proc/cpuinfo").read_text()
-    return {"cpu": cpu, "cores": os.cpu_count(), "cores_usable": len(os.sched_getaffinity(0)),
-            "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
-            "cpu_capability": torch.backends.cpu.get_cpu_capability(),
-            "avx512_bf16": "avx512_bf16" in flags, "amx_bf16": "amx_bf16" in flags,
-            "python": platform.python_version(), "loadavg_start": os.getloadavg()}
 
 
 PARTS = ("timing", "throughput", "mlp", "cnn", "other")
@@ -263,8 +251,7 @@ def speed_levers(x: torch.Tensor, y: torch.Tensor, steps: int, options: dict[str
     trials after a warm-up epoch-start. A lever is kept only when its mix beats plain fp32/NCHW by more than 10%, so
     noise cannot pick it: the fastest mix above that bar is returned as ``use``.
     """
-    bf16_ok = torch.backends.cpu.get_cpu_capability() in {"AVX512", "AMX"} or \
-        "avx512_bf16" in Path("/proc/cpuinfo").read_text()
+    bf16_ok = torch.backends.cpu.get_cpu_capability() in {"AVX512", "AMX"} or machine()["avx512_bf16"]
     mixes = [(), ("channels_last",)] + ([("bf16",), ("bf16", "channels_last")] if bf16_ok else [])
     rows = 256 * (steps + 2)
     data = (x[:rows], y[:rows])

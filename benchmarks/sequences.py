@@ -38,7 +38,6 @@ import argparse
 import json
 import math
 import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -54,17 +53,12 @@ from torch import nn
 from neuralab.models.rnn import RNN, CharRNN, GlassBoxLSTM
 from neuralab.train import Callback, FitData, OptimizerConfig, TrainerConfig, fit
 
-from _common import cpu_model, timed_pair  # noqa: E402  (benchmarks/ is on sys.path)
+from _common import machine, timed_pair  # noqa: E402  (benchmarks/ is on sys.path)
 
 CHAR = {"vocab_size": 65, "embedding_dim": 64, "hidden_size": 256, "num_layers": 2}  # throughput's char-LSTM
 CHAR_BLOCK, CHAR_BATCH = 64, 32
 FORECAST_RECIPES = ("airline-lstm", "temperatures-lstm", "sunspots-lstm")
 BASELINES = ("seasonal_naive", "linear_ar", "naive")
-
-
-def machine() -> dict[str, Any]:
-    """CPU model, cores, torch threads and versions."""
-    return {"cpu": cpu_model(), "cores": os.cpu_count(), "torch": torch.__version__, "python": platform.python_version()}
 
 
 def loadavg() -> list[float]:

@@ -19,16 +19,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import time
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from neuralab.recipes import load_recipe
 from neuralab.tasks import prepare_data, train_recipe
 from neuralab.train import intervals
+
+from _common import machine  # benchmarks/ is on sys.path
 
 # task: (data set label, split, {model: (recipe, overrides)}, {average: (model a, model b)})
 _ESOL = {
@@ -92,8 +92,7 @@ def _random_forest(recipe, seed: int) -> tuple[float, float]:
 
 
 def run(tasks: list[str], seeds: int, quick: bool, out_dir: Path) -> dict:
-    results: dict = {"machine": {"cpu": _cpu(), "cores": torch.get_num_threads(), "torch": torch.__version__,
-                                 "python": platform.python_version()}, "seeds": seeds, "quick": quick, "rows": []}
+    results: dict = {"machine": machine(), "seeds": seeds, "quick": quick, "rows": []}
     for task in tasks:
         dataset, split, models, averages = TASKS[task]
         for seed in range(seeds):
@@ -130,16 +129,6 @@ def _emit(results: dict, row: dict) -> None:
     print(json.dumps(row), flush=True)
 
 
-def _cpu() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def _groups(rows: list[dict]) -> list[tuple[str, str]]:
     return list(dict.fromkeys((r["dataset"], r["split"]) for r in rows))
 
@@ -150,8 +139,9 @@ def _std(v: np.ndarray) -> float:
 
 def markdown(results: dict) -> str:
     rows = results["rows"]
-    machine = results["machine"]
-    lines = [(f"Machine: {machine['cpu']}, {machine['cores']} torch thread(s) per process, torch {machine['torch']}. "
+    m = results["machine"]
+    threads = m.get("torch_threads", m["cores"])  # files written before machine() kept the torch threads in "cores"
+    lines = [(f"Machine: {m['cpu']}, {threads} torch thread(s) per process, torch {m['torch']}. "
               f"Mean ± std over {results['seeds']} seeds."), "",
              "| data set | split | model | val RMSE | test RMSE | wall time per model (s) |", "|---|---|---|---|---|---|"]
     for dataset, split in _groups(rows):
