@@ -162,7 +162,7 @@ def test_make_scaler_by_name() -> None:
     assert isinstance(make_scaler("robust"), RobustScaler)
     assert all(make_scaler(name).name == name for name in SCALERS)  # type: ignore[arg-type]
     with pytest.raises(DataError, match=r"unknown scaler 'standrad' \(did you mean 'standard'\?\); expected one of: "
-                                        r"standard, minmax, none, robust$"):
+                                        r"standard, global, minmax, none, robust$"):
         make_scaler("standrad")  # type: ignore[arg-type]
 
 
@@ -236,3 +236,16 @@ def test_robust_scaler_state_round_trips_with_its_clip() -> None:
 def test_robust_scaler_rejects_a_bad_clip(clip: object) -> None:
     with pytest.raises(DataError, match=r"clip must be a positive number or None; got"):
         RobustScaler(clip=clip)  # type: ignore[arg-type]
+
+
+def test_the_global_standardizer_uses_one_mean_and_std_for_every_feature() -> None:
+    from neuralab.data.scaling import GlobalStandardizer
+
+    x = torch.tensor([[0.0, 0.0, 4.0], [0.0, 2.0, 6.0]])
+    scaler = make_scaler("global").fit(x)
+    assert isinstance(scaler, GlobalStandardizer)
+    out = scaler.transform(x)
+    assert torch.allclose(out.mean(), torch.tensor(0.0), atol=1e-6) and torch.allclose(out.std(correction=0),
+                                                                                      torch.tensor(1.0))
+    assert out[0, 0] == out[1, 0] == out[0, 1], "the same raw value maps to the same scaled value in every column"
+    assert torch.allclose(scaler.inverse_transform(out), x)

@@ -62,7 +62,7 @@ def test_a_vae_run_samples_and_logs_the_elbo_terms(vae_run):
     last = vae_run.metrics()["history"][-1]
     assert {"train_kl", "train_reconstruction", "val_kl", "val_elbo"} <= set(last)
     samples = vae_run.sample(6, seed=1)
-    assert samples.shape == (6, 64)
+    assert samples.shape == (6, 1, 8, 8)  # the digits are 8×8 images
     assert np.array_equal(samples, vae_run.sample(6, seed=1))
     files = {f["file"] for f in json.loads((vae_run.path / "figures.json").read_text())}
     assert {"samples.png", "interpolation.png", "manifold.png", "loss_terms.png"} <= files

@@ -35,6 +35,9 @@ class ArrayDataset:
         The class label of each class index (classification).
     files : dict of str to str
         ``filename -> sha256`` of every file read; empty for an embedded data set.
+    image_shape : tuple of int, optional
+        ``(C, H, W)`` when the rows are images: the shape of ``x[i]`` for image arrays, or how a flat row is laid
+        out (scikit-learn's digits: ``(1, 8, 8)``). None for other tables.
     """
 
     x: np.ndarray
@@ -44,8 +47,11 @@ class ArrayDataset:
     feature_names: list[str] | None = None
     classes: list[Any] | None = None
     files: dict[str, str] = field(default_factory=dict)
+    image_shape: tuple[int, int, int] | None = None
 
     def __post_init__(self) -> None:
+        if self.image_shape is None and self.x.ndim == 4:
+            self.image_shape = tuple(int(d) for d in self.x.shape[1:])  # type: ignore[assignment]
         if self.task not in _TASKS:
             raise DataError(f"{self.name}: task must be one of {', '.join(_TASKS)}; got {self.task!r}")
         if self.y is not None and len(self.y) != len(self.x):

@@ -9,17 +9,18 @@ to :data:`LOADERS`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from neuralab.data.arrays import ArrayDataset
+from neuralab.data.digit_images import load_digit_images, load_small_digit_images
 from neuralab.data.images import IDX_FILENAMES, load_idx_folder, load_mnist
 from neuralab.data.registry import DATASETS, sha256_file
 from neuralab.errors import DataError, did_you_mean
 
-__all__ = ["LOADERS", "ArrayDataset", "load_dataset", "load_digits"]
+__all__ = ["LOADERS", "IMAGE_READERS", "ArrayDataset", "load_dataset", "load_digits"]
 
 def load_digits(*, data_dir: str | Path | None = None) -> ArrayDataset:
     """Load scikit-learn's bundled 8x8 handwritten digits: 1797 images, 10 classes.
@@ -51,6 +52,7 @@ def load_digits(*, data_dir: str | Path | None = None) -> ArrayDataset:
         feature_names=list(bunch.feature_names),
         classes=list(range(10)),
         files={"sklearn/datasets/data/digits.csv.gz": sha256_file(source)} if source.is_file() else {},
+        image_shape=(1, 8, 8),
     )
 
 
@@ -71,6 +73,12 @@ def _load_mnist(*, data_dir: str | Path | None = None) -> ArrayDataset:
 LOADERS: dict[str, Callable[..., ArrayDataset]] = {
     "digits": load_digits,
     "mnist": _load_mnist,
+}
+#: How an image file becomes an input of each data set of images: its own preprocessing (see
+#: :mod:`neuralab.data.digit_images`), so that a photo of a digit looks like the training digits.
+IMAGE_READERS: dict[str, Callable[[Sequence[str]], np.ndarray]] = {
+    "digits": load_small_digit_images,   # (N, 64) in 0..16, as scikit-learn's 8×8 digits
+    "mnist": load_digit_images,          # (N, 1, 28, 28) uint8, as MNIST
 }
 
 

@@ -103,3 +103,4 @@ class PreparedData:
     files: dict[str, str] = field(default_factory=dict)
     raw: dict[str, Any] = field(default_factory=dict)
     extras: dict[str, Any] = field(default_factory=dict)
+    image_shape: tuple[int, int, int] | None = None  # (C, H, W) when the inputs are images, flat or not

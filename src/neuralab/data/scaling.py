@@ -28,9 +28,10 @@ from torch import Tensor
 
 from neuralab.errors import DataError, did_you_mean
 
-__all__ = ["SCALERS", "IdentityScaler", "MinMaxScaler", "RobustScaler", "Standardizer", "make_scaler"]
+__all__ = ["SCALERS", "GlobalStandardizer", "IdentityScaler", "MinMaxScaler", "RobustScaler", "Standardizer",
+           "make_scaler"]
 
-ScalerName = Literal["standard", "minmax", "none", "robust"]
+ScalerName = Literal["standard", "global", "minmax", "none", "robust"]
 
 
 def _as_tensor(x: Tensor | np.ndarray, who: str) -> Tensor:
@@ -134,6 +135,18 @@ class Standardizer(_AffineScaler):
 
     def _statistics(self, x: Tensor) -> tuple[Tensor, Tensor]:
         return x.mean(dim=0), x.std(dim=0, correction=0)
+
+
+class GlobalStandardizer(_AffineScaler):
+    """Z-score every value with one mean and one std over all features: the standardisation of images, whose pixels
+    are one quantity (a shift or a rotation moves ink between pixels, which per-pixel statistics would blow up)."""
+
+    name = "global"
+    shift_key = "mean"
+
+    def _statistics(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        ones = torch.ones_like(x[0])
+        return x.mean() * ones, x.std(correction=0) * ones
 
 
 class MinMaxScaler(_AffineScaler):
@@ -260,8 +273,9 @@ class IdentityScaler:
         return "IdentityScaler()"
 
 
-SCALERS: dict[str, type[Standardizer | MinMaxScaler | IdentityScaler | RobustScaler]] = {
+SCALERS: dict[str, type[Standardizer | GlobalStandardizer | MinMaxScaler | IdentityScaler | RobustScaler]] = {
     "standard": Standardizer,
+    "global": GlobalStandardizer,
     "minmax": MinMaxScaler,
     "none": IdentityScaler,
     "robust": RobustScaler,
@@ -269,7 +283,7 @@ SCALERS: dict[str, type[Standardizer | MinMaxScaler | IdentityScaler | RobustSca
 
 
 def make_scaler(name: ScalerName) -> Standardizer | MinMaxScaler | IdentityScaler | RobustScaler:
-    """Return a new, unfitted scaler by name: ``"standard"``, ``"minmax"``, ``"none"`` or ``"robust"``.
+    """Return a new, unfitted scaler by name: ``"standard"``, ``"global"``, ``"minmax"``, ``"none"`` or ``"robust"``.
 
     Raises
     ------

@@ -129,7 +129,7 @@ def _train(recipe: Recipe, task: Task, out: Path, resume: bool, callbacks: Seque
         state = fit(model, FitData(data.splits["train"], data.splits.get("val")), trainer, [*callbacks, checkpoint],
                     optimizer=recipe.optimizer, scheduler=recipe.scheduler, loss=recipe.loss, metrics=recipe.metrics,
                     inverse_target=inverse, resume=last if resume and last.is_file() else None,
-                    train_transform=task.train_transform(recipe))
+                    train_transform=task.train_transform(recipe, data))
         world_size = state.team.size
         early = next((cb for cb in state.callbacks if hasattr(cb, "stopped_epoch")), None)
         summary = {"best_epoch": early.best_epoch if early is not None else checkpoint.best_epoch,

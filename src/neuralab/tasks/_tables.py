@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 import numpy as np
 import torch
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from neuralab.data import cv_fold, load_dataset, make_scaler, split_indices
 from neuralab.data.features import read_features
@@ -37,13 +37,21 @@ class TableData(FoldsConfig):
     """An in-memory data set of feature rows or images (``digits``, ``mnist``).
 
     ``split`` is ``random``, ``stratified`` (class proportions kept) or ``predefined`` (the data set's own
-    train/test split, validation carved from train). ``scaling`` is fitted on the training part only; ``pixels``
-    divides by 255 and keeps the image shape. ``augment`` distorts training images each batch.
+    train/test split, validation carved from train). ``scaling`` is fitted on the training part only: per feature
+    (``standard``, ``minmax``, ``robust``), or one mean and std for every pixel (``global``, for images given as
+    rows); ``pixels`` divides by 255 and keeps the image shape. ``augment`` distorts training images each batch.
     """
 
     split: Literal["random", "stratified", "predefined"] = "random"
-    scaling: Literal["standard", "minmax", "robust", "pixels", "none"] = "standard"
+    scaling: Literal["standard", "global", "minmax", "robust", "pixels", "none"] = "standard"
     augment: AugmentConfig | None = None
+
+    @model_validator(mode="after")
+    def _augment_whole_images(self) -> TableData:
+        if self.augment is not None and self.scaling in {"standard", "minmax", "robust"}:
+            raise ValueError(f"augment moves ink between pixels, which per-pixel scaling ({self.scaling}) turns into "
+                             "huge values; use scaling: global (one mean and std for every pixel), pixels or none")
+        return self
 
 
 def table_inputs(recipe: Recipe) -> ImageInputs | TabularInputs:
@@ -86,9 +94,13 @@ def prepare_table(recipe: Recipe, targets: TargetKind, y_scaling: str = "none") 
     classes = list(ds.classes or np.unique(ds.y).tolist()) if labelled else []
     shape = tuple(int(d) for d in ds.x.shape[1:])
     model_args = {"in_features": int(np.prod(shape)), "out_features": len(classes) if targets == "classes" else 1}
-    if len(shape) == 3:  # images (C, H, W)
-        model_args.update(in_channels=shape[0], image_size=list(shape[1:]))
-    return PreparedData(splits, raw_targets, inputs, y_scaler, recipe.task, model_args, classes, dict(ds.files))
+    if ds.image_shape is not None:  # images (C, H, W), or flat rows that are images (the 8×8 digits)
+        model_args.update(in_channels=ds.image_shape[0], image_size=list(ds.image_shape[1:]))
+    if cfg.augment is not None and ds.image_shape is None:
+        raise DataError(f"data.augment: {cfg.name!r} is not a data set of images, so it cannot be augmented; "
+                        "remove data.augment")
+    return PreparedData(splits, raw_targets, inputs, y_scaler, recipe.task, model_args, classes, dict(ds.files),
+                        image_shape=ds.image_shape)
 
 
 def _split(ds: Any, cfg: TableData, seed: int) -> Any:
@@ -114,12 +126,31 @@ def _encode(y: np.ndarray, targets: TargetKind, y_scaler: Any | None) -> torch.T
     return y_scaler.transform(t) if y_scaler is not None else t
 
 
-def augmentation(recipe: Recipe) -> Callable[[tuple[Any, ...], torch.Generator], tuple[Any, ...]] | None:
-    """The recipe's image augmentation as a per-batch transform for the engine, or None."""
+def augmentation(recipe: Recipe, data: PreparedData) -> Callable[[tuple[Any, ...], torch.Generator],
+                                                                  tuple[Any, ...]] | None:
+    """The recipe's image augmentation as a per-batch transform for the engine, or None.
+
+    Images kept as images are distorted as they are. Flat rows that are images (the 8×8 digits) are put back in
+    their pixel values (the scaler undone), laid out as images, distorted, flattened and scaled again, so that a
+    shift moves pixels, not standardised values.
+    """
     if getattr(recipe.data, "augment", None) is None:
         return None
     augment = Augment(**recipe.data.augment.model_dump())
-    return lambda batch, generator: (augment(batch[0], generator=generator), *batch[1:])
+    shape = data.image_shape
+    scaler = getattr(data.inputs, "scaler", None)
+
+    def transform(batch: tuple[Any, ...], generator: torch.Generator) -> tuple[Any, ...]:
+        x = batch[0]
+        if x.ndim == 2 and shape is not None:
+            raw = scaler.inverse_transform(x) if scaler is not None else x
+            raw = augment(raw.reshape(len(x), *shape), generator=generator).reshape(len(x), -1)
+            x = scaler.transform(raw) if scaler is not None else raw
+        else:
+            x = augment(x, generator=generator)
+        return (x, *batch[1:])
+
+    return transform
 
 
 def read_rows(inputs: Sequence[Any]) -> tuple[np.ndarray, list[str]]:

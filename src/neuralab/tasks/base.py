@@ -170,7 +170,8 @@ class Task:
     def init_model(self, model: torch.nn.Module, data: PreparedData) -> None:
         """Set up a new model from the data before training (e.g. word2vec's noise distribution). Default: no-op."""
 
-    def train_transform(self, recipe: Recipe) -> Callable[[tuple[Any, ...], torch.Generator], tuple[Any, ...]] | None:
+    def train_transform(self, recipe: Recipe, data: PreparedData
+                        ) -> Callable[[tuple[Any, ...], torch.Generator], tuple[Any, ...]] | None:
         """A per-batch transform of training batches (augmentation), or None."""
         return None
 

@@ -1,13 +1,14 @@
 """Classification: a class for each input, scored by accuracy and log-loss; an ensemble averages probabilities.
 
-Raw inputs for ``predict`` are feature files (``.csv``/``.npy``) or, for a run trained on images (MNIST), image
-files of any size and colours, prepared as MNIST was (:mod:`neuralab.data.digit_images`). A file that cannot be
+Raw inputs for ``predict`` are feature files (``.csv``/``.npy``) or, for a run trained on images, image files of
+any size and colours, prepared as its training images were (:mod:`neuralab.data.digit_images`): MNIST's 28×28, or
+scikit-learn's 8×8 digits in 0..16. A file that cannot be
 read, or a feature row holding a NaN, gets its error in its own row; the others are still predicted.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from neuralab.data.datasets import IMAGE_READERS
 from neuralab.data.digit_images import load_digit_images
 from neuralab.data.prepared import ImageInputs, PreparedData
 from neuralab.errors import DataError, NeuralabError
@@ -36,18 +38,26 @@ from neuralab.train.metrics import compute_metrics
 if TYPE_CHECKING:
     from neuralab.runs.run import Run
 
-__all__ = ["Classification", "read_images", "score_outputs"]
+__all__ = ["Classification", "image_reader", "read_images", "score_outputs"]
 
 FEATURE_FILES = (".csv", ".npy")
 IMAGES_FAILED = "{failed} of {total} images could not be read (see their rows)"
 
 
-def read_images(paths: Sequence[str]) -> tuple[dict[str, np.ndarray], dict[str, str]]:
-    """Each readable path's MNIST-shaped image, and each unreadable path's error; fails only if none is readable."""
+def image_reader(run: Run) -> Callable[[Sequence[str]], np.ndarray] | None:
+    """How an image file becomes an input of this run (its data set's own preprocessing), or None when the run was
+    not trained on images."""
+    return IMAGE_READERS.get(run.recipe.data.name)
+
+
+def read_images(paths: Sequence[str], reader: Callable[[Sequence[str]], np.ndarray] = load_digit_images
+                ) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """Each readable path's image, prepared as the training images were (MNIST-shaped by default), and each
+    unreadable path's error; fails only if none is readable."""
     images, errors = {}, {}
     for path in paths:
         try:
-            images[path] = load_digit_images([path])
+            images[path] = reader([path])
         except DataError as err:
             errors[path] = str(err).removeprefix(f"{path}: ")
     if not images:
@@ -87,8 +97,8 @@ class Classification(Task):
     def make_inputs(self, recipe: Recipe) -> Any:
         return table_inputs(recipe)
 
-    def train_transform(self, recipe: Recipe) -> Any:
-        return augmentation(recipe)
+    def train_transform(self, recipe: Recipe, data: PreparedData) -> Any:
+        return augmentation(recipe, data)
 
     def score(self, run: Run, split: Any, targets: np.ndarray) -> dict[str, float]:
         combined = run.outputs(split).float().softmax(-1).mean(0).clamp_min(1e-12).log()
@@ -130,11 +140,14 @@ class Classification(Task):
                                 + (", or images" if isinstance(run.inputs, ImageInputs) else "") + ")")
         files = [str(i) for i in inputs if isinstance(i, (str, Path))]
         images = [f for f in files if not f.lower().endswith(FEATURE_FILES)]
-        if images and not isinstance(run.inputs, ImageInputs):
+        reader = image_reader(run)
+        if images and reader is None:
             raise DataError(f"{images[0]}: this run takes feature rows (.csv or .npy with "
                             f"{run.recipe.model.options.get('in_features')} columns), not images")
-        if images and len(images) == len(inputs):
-            return self._predict_images(run, files)
+        if images and len(images) < len(inputs):
+            raise DataError(f"give image files or feature files (.csv/.npy), not both; {images[0]} is an image")
+        if images:
+            return self._predict_images(run, files, reader)
         x, names = read_rows(inputs)
         errors = flag_non_finite(x)
         ok = [i for i, e in enumerate(errors) if e is None]
@@ -144,8 +157,9 @@ class Classification(Task):
         return self._rows(run, "row", names, dict(zip((names[i] for i in ok), proba)),
                           {names[i]: e for i, e in enumerate(errors) if e is not None})
 
-    def _predict_images(self, run: Run, paths: list[str]) -> Predictions:
-        images, errors = read_images(paths)
+    def _predict_images(self, run: Run, paths: list[str], reader: Callable[[Sequence[str]], np.ndarray]
+                        ) -> Predictions:
+        images, errors = read_images(paths, reader)
         proba = dict(zip(images, self.predict_proba(run, np.concatenate(list(images.values())))))
         preds = self._rows(run, "image", paths, proba, errors)
         preds.failed_note = IMAGES_FAILED

@@ -16,14 +16,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from neuralab.data.prepared import ImageInputs, PreparedData
+from neuralab.data.prepared import PreparedData
 from neuralab.errors import DataError, NeuralabError
 from neuralab.report.autoencoder import autoencoder_figures
 from neuralab.report.images import samples_grid
 from neuralab.runs.recipe import DataConfig, Recipe
 from neuralab.tasks._tables import TableData, augmentation, flag_non_finite, prepare_table, read_rows, table_inputs
 from neuralab.tasks.base import Predictions, Task
-from neuralab.tasks.classification import FEATURE_FILES, IMAGES_FAILED, read_images
+from neuralab.tasks.classification import FEATURE_FILES, IMAGES_FAILED, image_reader, read_images
 from neuralab.tasks.language_model import own_loss
 
 if TYPE_CHECKING:
@@ -51,8 +51,8 @@ class Reconstruction(Task):
     def make_inputs(self, recipe: Recipe) -> Any:
         return table_inputs(recipe)
 
-    def train_transform(self, recipe: Recipe) -> Any:
-        return augmentation(recipe)
+    def train_transform(self, recipe: Recipe, data: PreparedData) -> Any:
+        return augmentation(recipe, data)
 
     def score(self, run: Run, split: Any, targets: np.ndarray) -> dict[str, float]:
         return own_loss(run, split)
@@ -119,11 +119,15 @@ class Reconstruction(Task):
         if not inputs:
             raise NeuralabError("give one or more input files (.csv or .npy feature rows, or images)")
         files = [str(i) for i in inputs if isinstance(i, (str, Path))]
-        images = isinstance(run.inputs, ImageInputs) and files and len(files) == len(inputs) \
-            and not all(f.lower().endswith(FEATURE_FILES) for f in files)
+        reader = image_reader(run)
+        pictures = [f for f in files if not f.lower().endswith(FEATURE_FILES)]
+        if pictures and (reader is None or len(pictures) < len(inputs)):
+            raise DataError(f"{pictures[0]}: give image files (runs trained on images) or feature files (.csv/.npy), "
+                            "not both")
+        images = bool(pictures)
         errors: dict[str, str] = {}
         if images:  # an unreadable image gets its error in its row; the others are still scored
-            read, errors = read_images(files)
+            read, errors = read_images(files, reader)
             names, order = [p for p in files if p not in errors], files
             x = np.concatenate([read[p] for p in names])
         else:
