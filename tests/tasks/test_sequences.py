@@ -201,3 +201,17 @@ def test_similar_and_analogy_name_words_and_exclude_the_query(word_run):
         run.analogy("man", "woman", "quen")
     with pytest.raises(NeuralabError, match="generate is for language_model runs"):
         run.generate("the")
+
+
+def test_each_forecast_step_has_its_own_interval_from_its_own_residuals(forecast_run):
+    run, _ = forecast_run
+    residuals = run.calibration["residuals"].double().numpy()
+    assert residuals.ndim == 2 and residuals.shape[1] == 3, "one column of validation residuals per step"
+    from neuralab.train.intervals import conformal_quantile
+
+    _, low, high = run.forecast(level=0.9)
+    expected = [conformal_quantile(residuals[:, h], 0.9) for h in range(3)]
+    np.testing.assert_allclose((high - low) / 2, expected, rtol=1e-5)
+    _, low, high = run.predict_interval(np.zeros((1, 12, 2)) + run.inputs.tail[None], method="normal", level=0.9)
+    half = (high - low).reshape(-1) / 2
+    np.testing.assert_allclose(half, 1.6448536 * np.sqrt((residuals ** 2).mean(0)), rtol=1e-5)

@@ -233,9 +233,13 @@ def model_scores(run: Run, data: PreparedData) -> tuple[dict[str, float], np.nda
 
 
 def conformal_halfwidth(run: Run, level: float = 0.9) -> float:
-    """The split-conformal half-width of the run's interval at ``level``, from its validation residuals."""
+    """The split-conformal half-width of the run's one-step-ahead interval at ``level``, from its validation
+    residuals (of the first step, for a multi-step forecast)."""
     residuals = run.calibration.get("residuals")
-    return math.nan if residuals is None else conformal_quantile(residuals.numpy(), level)
+    if residuals is None:
+        return math.nan
+    r = residuals.numpy()
+    return conformal_quantile(r[:, 0] if r.ndim == 2 else r, level)
 
 
 def forecast_next(run: Run, history: np.ndarray | None, level: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -74,10 +74,17 @@ def interval(run: Run, split: Any, method: str = "conformal", level: float = 0.9
             raise NeuralabError("the ensemble interval needs an ensemble; train with --set ensemble=5")
         return intervals.ensemble_interval(member_values(run, split), level)
     pred = values(run, split)
+    r = residuals.double().numpy()
+    if r.ndim == 2 and np.ndim(pred) == 2 and r.shape[1] == pred.shape[1]:  # a multi-step forecast: each step its own
+        if method == "normal":  # residuals, so the interval widens as the horizon grows
+            half = intervals.z_value(level) * np.sqrt((r ** 2).mean(axis=0))
+        else:
+            half = np.array([intervals.conformal_quantile(r[:, h], level) for h in range(r.shape[1])])
+        return pred, pred - half, pred + half
     if method == "normal":
-        low, high = intervals.normal_interval(pred, float(residuals.double().pow(2).mean()), level)
+        low, high = intervals.normal_interval(pred, float((r ** 2).mean()), level)
     else:
-        low, high = intervals.conformal_interval(pred, residuals.numpy(), level)
+        low, high = intervals.conformal_interval(pred, r, level)
     return pred, low, high
 
 
@@ -103,11 +110,16 @@ def coverage_metrics(run: Run, data: PreparedData) -> dict[str, Any]:
 
 
 def validation_residuals(run: Run, data: PreparedData) -> dict[str, torch.Tensor]:
-    """The validation residuals (target − prediction) that the normal and conformal intervals are built from."""
+    """The validation residuals (target − prediction) that the normal and conformal intervals are built from:
+    ``(N,)``, or ``(N, horizon)`` for a multi-step forecast, whose every step gets its own interval."""
     if "val" not in data.splits:
         return {}
-    pred = values(run, data.splits["val"]).reshape(-1)
-    return {"residuals": torch.as_tensor(data.targets["val"].reshape(-1) - pred)}
+    target = np.asarray(data.targets["val"], dtype=np.float64)
+    pred = np.asarray(values(run, data.splits["val"]), dtype=np.float64).reshape(target.shape)
+    residuals = target - pred
+    if residuals.ndim == 2 and residuals.shape[1] == 1:
+        residuals = residuals[:, 0]
+    return {"residuals": torch.as_tensor(residuals)}
 
 
 def score_values(run: Run, split: Any, targets: np.ndarray) -> dict[str, float]:
