@@ -117,7 +117,7 @@ def test_cnn_run_report_shows_the_teaching_figures(tmp_path):
     assert main(["train", "digits-cnn", "--set", "epochs=2", "--set", "scheduler.warmup_epochs=0", "--quiet",
                  "--out", str(out)]) == 0
     files = [f["file"] for f in json.loads((out / "figures.json").read_text())]
-    assert files == ["confusion.png", "filters.png", "feature_maps.png", "mistakes.png"]
+    assert files == ["confusion.png", "filters.png", "feature_maps.png", "mistakes.png", "reliability.png"]
     assert (out / "report.html").read_text().count("data:image/png;base64,") >= 6
 
 

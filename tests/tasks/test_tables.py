@@ -75,3 +75,23 @@ def test_a_blank_image_given_to_a_digits_run_is_a_one_line_error(tmp_path, capsy
     capsys.readouterr()
     assert main(["predict", str(run), str(tmp_path / "a.png")]) == 2
     assert "no ink found" in capsys.readouterr().err
+
+
+def test_a_classification_run_is_calibrated_on_validation_and_predicts_with_it(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", "digits-mlp", "--set", "trainer.epochs=8", "--set", "scheduler.warmup_epochs=0", "--quiet",
+                 "--out", str(out)]) == 0
+    run = load_run(out)
+    calibration = run.metrics()["calibration"]
+    assert 0 < calibration["temperature"] < 1, "label smoothing leaves the raw softmax under-confident"
+    assert calibration["val"]["ece"] < calibration["val"]["ece_raw"]
+    assert calibration["val"]["nll"] < calibration["val"]["nll_raw"]
+    x = load_digits().data[:50]
+    raw, scaled = run.predict_proba(x, calibrated=False), run.predict_proba(x)
+    assert np.array_equal(raw.argmax(1), scaled.argmax(1)), "temperature scaling never changes the class"
+    assert scaled.max(1).mean() > raw.max(1).mean()
+    assert "reliability.png" in {f["file"] for f in __import__("json").loads((out / "figures.json").read_text())}
+    np.savetxt(tmp_path / "x.csv", x[:2], delimiter=",")
+    assert main(["predict", str(out), str(tmp_path / "x.csv"), "--uncalibrated", "-o", str(tmp_path / "raw.csv")]) == 0
+    first = (tmp_path / "raw.csv").read_text().splitlines()[1].split(",")
+    np.testing.assert_allclose([float(v) for v in first[2:-1]], raw[0], atol=1e-4)

@@ -176,6 +176,8 @@ def predict(
                                 "forecasting runs; default 0.9)."),
     method: str = typer.Option(None, "--method", help="Interval: conformal (default), normal (the course's) or "
                                "ensemble."),
+    uncalibrated: bool = typer.Option(False, "--uncalibrated", help="Classifiers: the raw softmax, without the "
+                                      "temperature fitted on the validation set."),
 ) -> None:
     """Predict with a trained run: one row per input, and the reason for any input that could not be predicted.
 
@@ -190,7 +192,8 @@ def predict(
     loaded = load_run(run)
     if output is not None:
         _check_writable(output)
-    options = {"input_file": input_file, "smiles_column": smiles_column, "level": level, "method": method}
+    options = {"input_file": input_file, "smiles_column": smiles_column, "level": level, "method": method,
+               "calibrated": False if uncalibrated else None}
     preds = loaded.task.predict(loaded, list(inputs or []), **{k: v for k, v in options.items() if v is not None})
     if output is None and preds.file_only:
         raise NeuralabError(preds.file_only)

@@ -238,8 +238,8 @@ class Task:
 
 def _flag(option: str) -> str:
     """The CLI flag of an option: ``-n``, ``--smiles-column``; ``input_file`` is ``--input``."""
-    if option == "input_file":
-        return "--input"
+    if option in {"input_file", "calibrated"}:
+        return {"input_file": "--input", "calibrated": "--uncalibrated"}[option]
     return f"-{option}" if len(option) == 1 else "--" + option.replace("_", "-")
 
 

@@ -20,6 +20,7 @@ from neuralab.data.datasets import IMAGE_READERS
 from neuralab.data.digit_images import load_digit_images
 from neuralab.data.prepared import ImageInputs, PreparedData
 from neuralab.errors import DataError, NeuralabError
+from neuralab.report.calibration import plot_reliability
 from neuralab.report.classification import classification_figures
 from neuralab.runs.recipe import DataConfig, Recipe
 from neuralab.tasks._tables import (
@@ -33,6 +34,7 @@ from neuralab.tasks._tables import (
 )
 from neuralab.tasks.base import Predictions, Task
 from neuralab.train import evaluate
+from neuralab.train.calibration import BINS, expected_calibration_error, fit_temperature, reliability_bins
 from neuralab.train.metrics import compute_metrics
 
 if TYPE_CHECKING:
@@ -82,10 +84,11 @@ class Classification(Task):
     """A class for each input (digits, MNIST...)."""
 
     name: str = "classification"
-    summary: str = "a class for each input, with its probability (digits, MNIST)"
+    summary: str = "a class for each input, with its calibrated probability (digits, MNIST)"
     default_loss: str | None = "cross_entropy"
     metrics: tuple[str, ...] = ("accuracy", "nll")
     cross_validation: bool = True
+    predict_options: tuple[str, ...] = ("calibrated",)
     verbs: tuple[str, ...] = ("predict_proba",)
 
     def data_schema(self, data: dict[str, Any]) -> type[DataConfig]:
@@ -117,20 +120,52 @@ class Classification(Task):
             raw = x
         return run.inputs.transform(raw)
 
-    def predict_proba(self, run: Run, raw: Any) -> np.ndarray:
-        """Softmax class probabilities (ensemble mean), one column per class in ``run.classes`` order."""
-        return self._proba(run, self.preprocess(run, raw))
+    def predict_proba(self, run: Run, raw: Any, *, calibrated: bool = True) -> np.ndarray:
+        """Class probabilities (ensemble mean), one column per class in ``run.classes`` order.
 
-    def _proba(self, run: Run, split: Any) -> np.ndarray:
-        return run.outputs(split).float().softmax(-1).mean(0).numpy()
+        ``calibrated`` divides the logits by the temperature fitted on the validation set (when the run has one):
+        the probabilities then mean what they say; the predicted class is the same either way.
+        """
+        return self._proba(run, self.preprocess(run, raw), calibrated=calibrated)
+
+    def _proba(self, run: Run, split: Any, *, calibrated: bool = True) -> np.ndarray:
+        proba = run.outputs(split).float().softmax(-1).mean(0)
+        temperature = run.calibration.get("temperature") if calibrated else None
+        if temperature is not None:
+            proba = (proba.clamp_min(1e-12).log() / float(temperature.reshape(-1)[0])).softmax(-1)
+        return proba.numpy()
+
+    def calibrate(self, run: Run, data: PreparedData) -> dict[str, torch.Tensor]:
+        """The temperature that makes the validation probabilities honest (temperature scaling, Guo et al. 2017)."""
+        if "val" not in data.splits:
+            return {}
+        logits = torch.as_tensor(self._proba(run, data.splits["val"], calibrated=False)).clamp_min(1e-12).log()
+        y = np.searchsorted(run.classes, data.targets["val"]) if run.classes else data.targets["val"]
+        return {"temperature": torch.tensor([fit_temperature(logits, torch.as_tensor(y))])}
+
+    def extra_metrics(self, run: Run, data: PreparedData) -> dict[str, Any]:
+        """ECE and NLL of the raw and the temperature-scaled probabilities on every split, and reliability bins."""
+        extra = super().extra_metrics(run, data)
+        temperature = run.calibration.get("temperature")
+        report: dict[str, Any] = {"temperature": None if temperature is None else float(temperature.reshape(-1)[0]),
+                                  "bins": BINS}
+        for name, split in data.splits.items():
+            y = np.searchsorted(run.classes, data.targets[name]) if run.classes else data.targets[name]
+            raw, scaled = self._proba(run, split, calibrated=False), self._proba(run, split)
+            report[name] = {"ece_raw": expected_calibration_error(raw, y), "ece": expected_calibration_error(scaled, y),
+                            "nll_raw": _nll(raw, y), "nll": _nll(scaled, y),
+                            "reliability_raw": reliability_bins(raw, y), "reliability": reliability_bins(scaled, y)}
+        extra["calibration"] = report
+        return extra
 
     def figures(self, run: Run, data: PreparedData, metrics: dict[str, Any], out: Path) -> list[dict[str, str]]:
         """Confusion matrix and, for a CNN, filters, feature maps and confident mistakes."""
         last = "test" if "test" in data.splits else "val" if "val" in data.splits else "train"
         split = data.splits[last]
         x = split[0] if isinstance(split, tuple) else split
-        return classification_figures(run.model, x if isinstance(x, torch.Tensor) else None, data.targets[last],
-                                      self._proba(run, split), run.classes, out, split=last)
+        figures = classification_figures(run.model, x if isinstance(x, torch.Tensor) else None, data.targets[last],
+                                         self._proba(run, split), run.classes, out, split=last)
+        return figures + _reliability_figure(run, metrics.get("calibration", {}), last, out)
 
     def predict(self, run: Run, inputs: Sequence[Any], **options: Any) -> Predictions:
         """Class and probabilities for image files (image runs) or feature rows (``.csv``/``.npy`` or arrays)."""
@@ -146,21 +181,23 @@ class Classification(Task):
                             f"{run.recipe.model.options.get('in_features')} columns), not images")
         if images and len(images) < len(inputs):
             raise DataError(f"give image files or feature files (.csv/.npy), not both; {images[0]} is an image")
+        calibrated = options.get("calibrated", True) is not False
         if images:
-            return self._predict_images(run, files, reader)
+            return self._predict_images(run, files, reader, calibrated)
         x, names = read_rows(inputs)
         errors = flag_non_finite(x)
         ok = [i for i, e in enumerate(errors) if e is None]
         if not ok:
             raise DataError(f"no row can be predicted: row {names[0]}: {errors[0]}")
-        proba = self.predict_proba(run, x[ok])
+        proba = self.predict_proba(run, x[ok], calibrated=calibrated)
         return self._rows(run, "row", names, dict(zip((names[i] for i in ok), proba)),
                           {names[i]: e for i, e in enumerate(errors) if e is not None})
 
-    def _predict_images(self, run: Run, paths: list[str], reader: Callable[[Sequence[str]], np.ndarray]
-                        ) -> Predictions:
+    def _predict_images(self, run: Run, paths: list[str], reader: Callable[[Sequence[str]], np.ndarray],
+                        calibrated: bool) -> Predictions:
         images, errors = read_images(paths, reader)
-        proba = dict(zip(images, self.predict_proba(run, np.concatenate(list(images.values())))))
+        proba = dict(zip(images, self.predict_proba(run, np.concatenate(list(images.values())),
+                                                    calibrated=calibrated)))
         preds = self._rows(run, "image", paths, proba, errors)
         preds.failed_note = IMAGES_FAILED
         return preds
@@ -183,3 +220,32 @@ class Classification(Task):
 
         table = [(key, lambda r: r[key]), ("class", lambda r: r["prediction"]), ("top 3", top3)]
         return Predictions([key, "prediction", *(f"p_{c}" for c in classes), "error"], rows, table)
+
+
+def _nll(proba: np.ndarray, y: np.ndarray) -> float:
+    """Mean negative log-likelihood of the labels under the probabilities, in nats."""
+    return float(-np.log(np.clip(proba[np.arange(len(y)), y], 1e-12, None)).mean())
+
+
+def _reliability_figure(run: Run, calibration: dict[str, Any], split: str, out: Path) -> list[dict[str, str]]:
+    """The reliability diagram of ``split``, raw and temperature-scaled, with what label smoothing does."""
+    numbers = calibration.get(split)
+    if not numbers:
+        return []
+    temperature = calibration.get("temperature")
+    path = plot_reliability(numbers["reliability_raw"], numbers["reliability"] if temperature else None,
+                            out / "reliability.png", temperature=temperature, ece_raw=numbers["ece_raw"],
+                            ece_calibrated=numbers["ece"] if temperature else None, split=split)
+    caption = ("Accuracy against confidence in equal-width bins: points on the diagonal mean that a prediction "
+               "made with 80% confidence is right 80% of the time; the gap, weighted by the bins' sizes, is the "
+               "ECE.")
+    if temperature:
+        caption += (f" Temperature scaling divides the logits by T = {temperature:.2f}, fitted on the validation "
+                    "set; it changes the confidence, never the predicted class, and predict uses it (--uncalibrated "
+                    "turns it off).")
+    smoothing = run.recipe.loss.options.get("label_smoothing", 0.0)
+    if smoothing:
+        caption += (f" This run was trained with label smoothing {smoothing}: its targets put 1 − {smoothing} + "
+                    f"{smoothing}/K on the true class, so its raw softmax is under-confident (points above the "
+                    "diagonal), which a temperature below 1 corrects.")
+    return [{"file": path.name, "title": f"Calibration of the probabilities ({split})", "caption": caption}]

@@ -382,7 +382,8 @@ def evaluate(model: nn.Module, split: Split | None, *,
 
     ``loss`` is a per-batch callable (as ``fit`` resolves it), a loss name or config; the result has ``loss`` when one
     is given (and each term, when the loss returns a dict of terms) and one entry per metric, computed over all
-    outputs at once. A model with ``evaluate(batches)`` adds what it returns (``batches`` is ``None`` when ``split`` is).
+    outputs at once. A model with ``evaluate(batches)`` adds what it returns (``batches`` is ``None`` when ``split``
+    is).
     """
     device = resolve_device(device) if device is not None else next(model.parameters()).device
     if isinstance(loss, (str, LossConfig)):
