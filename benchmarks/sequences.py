@@ -187,7 +187,7 @@ def bench_forecast(quick: bool) -> dict[str, Any]:
                 run = train_recipe(load_recipe(name, overrides), out_dir=Path(tmp) / f"{name}-{seed}",
                                    write_report=False)
                 forecast, source = run.metrics()["forecast"], "metrics.json"
-                if "model" not in forecast:  # train_recipe adds the model's scores only with write_report=True
+                if "model" not in forecast:  # older runs: train_recipe adds the model's scores to metrics.json
                     from neuralab.tasks import prepare_data
                     from neuralab.tasks.forecasting import model_scores
 

@@ -93,6 +93,10 @@ def test_predict_reads_digit_images_of_any_size_and_polarity(tmp_path, idx_folde
     assert "no such image file" in missing[-1]
     assert main(["predict", str(out), paths[1], paths[2]]) == 2
     assert "and 1 more unreadable file)" in capsys.readouterr().err
+    # Images saved as an array (N, 1, 28, 28) are read as images too, one row each.
+    np.save(tmp_path / "two.npy", np.zeros((2, 1, 28, 28), dtype=np.uint8))
+    assert main(["predict", str(out), str(tmp_path / "two.npy"), "-o", str(tmp_path / "npy.csv")]) == 0
+    assert len((tmp_path / "npy.csv").read_text().splitlines()) == 3
     # A 9000×9000 image (5.3 GB once decoded) is refused from its header, in its own row; the others are predicted.
     huge = str(big_png(tmp_path / "huge.png", 9000, 9000))
     assert main(["predict", str(out), paths[0], huge, "--output", str(tmp_path / "h.csv")]) == 0

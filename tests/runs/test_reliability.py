@@ -199,3 +199,44 @@ def test_a_damaged_config_cannot_be_resumed_either(capsys, copy):
     assert "config.yaml is damaged" in one_line_error(capsys, "train", "--resume", copy)
     with pytest.raises(NeuralabError, match="config.yaml is damaged"):
         load_run(copy)
+
+
+def test_a_run_saved_before_tasks_had_their_own_data_keys_still_loads(capsys, copy):
+    config = yaml.safe_load((copy / "config.yaml").read_text())
+    config["data"].update(path=None, smiles_column="smiles", window=24, horizon=1, block_size=128, min_count=5,
+                          target_scaling="standard", fill="none")  # what 3a11cf5 wrote for every task
+    (copy / "config.yaml").write_text(yaml.safe_dump(config))
+    assert "accuracy" in load_run(copy).evaluate("test")
+    assert main(["evaluate", str(copy)]) == 0
+
+
+def test_resume_never_deletes_files_it_did_not_write(tmp_path):
+    out = tmp_path / "project"
+    (out / "notes").mkdir(parents=True)
+    mine = [out / "notes" / ".draft.tmp", out / ".index.tmp", out / "checkpoints-old.tmp"]
+    for path in mine:
+        path.write_text("keep me")
+    assert main(["train", "digits-mlp", *TINY, "--out", str(out)]) == 0
+    assert all(path.read_text() == "keep me" for path in mine)
+
+
+def test_resume_of_a_finished_run_whose_checkpoints_were_deleted_is_refused(capsys, tmp_path):
+    import shutil
+
+    out = tmp_path / "run"
+    assert main(["train", "digits-mlp", *TINY, "--out", str(out)]) == 0
+    shutil.rmtree(out / "checkpoints")
+    before = (out / "model.safetensors").read_bytes()
+    assert "it has finished" in one_line_error(capsys, "train", "--resume", out)
+    assert (out / "model.safetensors").read_bytes() == before
+
+
+def test_solubility_model_says_which_runs_it_takes(digits_run):
+    from neuralab.tasks.regression import SolubilityModel
+
+    with pytest.raises(NeuralabError, match="is not a molecular regression run \\(its task is 'classification'\\)"):
+        SolubilityModel.load(digits_run)
+    from neuralab.runs import Run
+
+    with pytest.raises(NeuralabError, match="use neuralab.tasks.load_run"):
+        Run.load(digits_run)

@@ -84,7 +84,7 @@ def test_train_step_updates_get_gradient_clipping_and_the_penalty():
 
 
 def test_a_nan_in_a_train_step_update_stops_training_with_the_step():
-    with pytest.raises(TrainingError, match=r"loss is nan at epoch 1, step 3 "):
+    with pytest.raises(TrainingError, match=r"a loss \(or a value train_step returned\) is nan at epoch 1, step 3 "):
         fit(Players(bad_step=3), (torch.randn(64, 2),), TrainerConfig(epochs=2, batch_size=8))
 
 
@@ -205,3 +205,69 @@ def test_a_tampered_checkpoint_is_a_one_line_error_naming_it(tmp_path):
 def test_zero_epochs_is_refused():
     with pytest.raises(ValueError, match="epochs"):
         TrainerConfig(epochs=0)
+
+
+class Counting(IterableDataset):
+    """0, 1, ..., n-1 as rows of one feature, in order."""
+
+    def __init__(self, n: int = 40):
+        self.n = n
+
+    def __iter__(self):
+        return iter(torch.arange(float(self.n)).reshape(self.n, 1))
+
+
+class Fit(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.w = nn.Parameter(torch.zeros(1))
+
+    def loss(self, batch):
+        return (self.w - batch[0]).pow(2).mean()
+
+
+def test_resuming_a_stream_goes_on_where_it_stopped(tmp_path):
+    config = TrainerConfig(epochs=4, batch_size=4, steps_per_epoch=3)
+    whole = Fit()
+    fit(whole, FitData(Counting()), config, optimizer=OptimizerConfig(name="sgd", lr=0.01))
+    half = Fit()
+    fit(half, FitData(Counting()), config.model_copy(update={"epochs": 2}), [Checkpoint(tmp_path)],
+        optimizer=OptimizerConfig(name="sgd", lr=0.01))
+    resumed = Fit()
+    fit(resumed, FitData(Counting()), config, [Checkpoint(tmp_path)], optimizer=OptimizerConfig(name="sgd", lr=0.01),
+        resume=tmp_path / "last.ckpt")
+    assert torch.equal(resumed.w, whole.w)
+
+
+def test_stream_edge_cases_are_clear_errors_or_work():
+    with pytest.raises(NeuralabError, match="yields no batch"):
+        fit(Fit(), FitData(Counting(0)), TrainerConfig(epochs=1, steps_per_epoch=2))
+    from torch.utils.data import DataLoader
+
+    with pytest.raises(NeuralabError, match="needs trainer.steps_per_epoch"):
+        fit(Fit(), FitData(DataLoader(Counting(), batch_size=4)), TrainerConfig(epochs=1))
+    state = fit(Fit(), FitData(Counting(), Counting(12)), TrainerConfig(epochs=1, batch_size=4, steps_per_epoch=2))
+    assert state.history[-1]["val_loss"] > 0  # a finite validation stream is read once
+
+
+def test_steps_per_epoch_without_shuffling_is_refused():
+    x, y = torch.randn(40, 3), torch.randn(40, 1)
+    with pytest.raises(NeuralabError, match="same first 2 batches every epoch"):
+        fit(nn.Linear(3, 1), (x, y), TrainerConfig(epochs=1, batch_size=4, steps_per_epoch=2, shuffle=False),
+            loss="mse")
+
+
+def test_a_bad_group_override_names_its_section():
+    with pytest.raises(ConfigError, match=r"^optimizer\.groups\.second\.lr: "):
+        fit(Players(), (torch.randn(8, 2),), TrainerConfig(epochs=1),
+            optimizer=OptimizerConfig(groups={"second": {"lr": -1}}))
+
+
+def test_max_norm_constrains_only_the_group_just_updated():
+    from neuralab.nn import apply_max_norm
+
+    model = Players()
+    with torch.no_grad():
+        model.a.weight.fill_(10.0), model.b.weight.fill_(10.0)
+    apply_max_norm(model, 1.0, only=list(model.a.parameters()))
+    assert model.a.weight.norm().item() == pytest.approx(1.0) and model.b.weight.norm().item() > 10

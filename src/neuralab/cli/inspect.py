@@ -26,10 +26,10 @@ def summary(
     from neuralab.models.summary import format_summary, summarize
     from neuralab.recipes import load_recipe
     from neuralab.runs.store import read_config
-    from neuralab.tasks import resolve_recipe, validate_recipe
+    from neuralab.tasks import resolve_recipe, validate_saved
 
     if Path(target).is_dir():
-        recipe = validate_recipe(read_config(Path(target)))
+        recipe = validate_saved(read_config(Path(target)))
     else:
         recipe = resolve_recipe(load_recipe(target, list(set_)))
     options = recipe.model.options

@@ -178,6 +178,11 @@ def predict(
                                "ensemble."),
     uncalibrated: bool = typer.Option(False, "--uncalibrated", help="Classifiers: the raw softmax, without the "
                                       "temperature fitted on the validation set."),
+    k: int = typer.Option(None, "-k", help="Word embeddings: how many nearest words (default 5)."),
+    length: int = typer.Option(None, "--length", help="Language models: characters to generate (default 500)."),
+    temperature: float = typer.Option(None, "--temperature", help="Language models: below 1 safer, above 1 wilder "
+                                      "(default 1)."),
+    seed: int = typer.Option(None, "--seed", help="Language models: seed of the sampling (default 0)."),
 ) -> None:
     """Predict with a trained run: one row per input, and the reason for any input that could not be predicted.
 
@@ -186,6 +191,8 @@ def predict(
     Example: neuralab predict runs/digits-mlp-20261123-120000 samples.csv --output preds.csv
     Example: neuralab predict runs/mnist-cnn-20261123-120000 digit.png
     Example: neuralab predict runs/airline-lstm-20261123-120000 --input recent.csv
+    Example: neuralab predict runs/shakespeare-char-lstm-20261123-120000 "ROMEO:" --length 200
+    Example: neuralab predict runs/republic-word2vec-20261123-120000 justice virtue -k 5
     """
     from neuralab.tasks import load_run
 
@@ -193,7 +200,8 @@ def predict(
     if output is not None:
         _check_writable(output)
     options = {"input_file": input_file, "smiles_column": smiles_column, "level": level, "method": method,
-               "calibrated": False if uncalibrated else None}
+               "calibrated": False if uncalibrated else None, "k": k, "length": length, "temperature": temperature,
+               "seed": seed}
     preds = loaded.task.predict(loaded, list(inputs or []), **{k: v for k, v in options.items() if v is not None})
     if output is None and preds.file_only:
         raise NeuralabError(preds.file_only)

@@ -6,14 +6,12 @@ They turn arguments into :class:`~neuralab.runs.Run` calls and print the answers
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import typer
 from rich.markup import escape
 
 from neuralab.cli._console import console
 from neuralab.cli._console import table as new_table
-from neuralab.errors import NeuralabError
 
 
 def _print_words(pairs: list[tuple[str, float]]) -> None:
@@ -21,18 +19,6 @@ def _print_words(pairs: list[tuple[str, float]]) -> None:
     for word, score in pairs:
         table.add_row(escape(word), f"{score:.3f}")
     console.print(table)
-
-
-def _loaded(path: Path, verb: str) -> Any:
-    """The run at ``path``, or a one-line error when its task has no ``verb``."""
-    from neuralab.tasks import TASKS, load_run
-
-    run = load_run(path)
-    if verb not in run.task.verbs:
-        offering = [name for name, task in TASKS.items() if verb in task.verbs]
-        raise NeuralabError(f"{verb} is for {' and '.join(offering)} runs; {path} is a run of task {run.task.name} "
-                            f"({type(run.model).__name__})")
-    return run
 
 
 def similar(
@@ -45,7 +31,9 @@ def similar(
     \b
     Example: neuralab similar runs/republic-word2vec-20261123-120000 justice -k 10
     """
-    _print_words(_loaded(run, "similar").similar(word, k=k))
+    from neuralab.tasks import load_run
+
+    _print_words(load_run(run).similar(word, k=k))  # a run of another task says which runs have it
 
 
 def analogy(
@@ -60,7 +48,9 @@ def analogy(
     \b
     Example: neuralab analogy runs/republic-word2vec-20261123-120000 man woman king
     """
-    answers = _loaded(run, "analogy").analogy(a, b, c, k=k)
+    from neuralab.tasks import load_run
+
+    answers = load_run(run).analogy(a, b, c, k=k)
     console.print(f"{escape(a)} is to {escape(b)} as {escape(c)} is to ...")
     _print_words(answers)
 

@@ -15,6 +15,7 @@ NaN and infinity are values like any other here (``nan``, ``inf`` in a CSV); the
 from __future__ import annotations
 
 import csv
+import math
 from array import array
 from collections.abc import Iterator
 from pathlib import Path
@@ -44,7 +45,7 @@ def is_file(path: Path) -> bool:
         return False
 
 
-def read_features(path: str | Path, *, max_bytes: int = MAX_FEATURE_BYTES) -> np.ndarray:
+def read_features(path: str | Path, *, max_bytes: int = MAX_FEATURE_BYTES, flatten: bool = False) -> np.ndarray:
     """Read a feature matrix, one row per sample, from a ``.npy`` or ``.csv`` file.
 
     Parameters
@@ -56,6 +57,8 @@ def read_features(path: str | Path, *, max_bytes: int = MAX_FEATURE_BYTES) -> np
         U+FFFD, so it can only spoil a header or make its cell non-numeric.
     max_bytes : int, default MAX_FEATURE_BYTES
         The largest file accepted, and the largest result (rows × columns × 4 bytes).
+    flatten : bool, default False
+        Accept a ``.npy`` of samples with more dimensions (images ``(N, C, H, W)``), each flattened to one row.
 
     Returns
     -------
@@ -86,12 +89,14 @@ def read_features(path: str | Path, *, max_bytes: int = MAX_FEATURE_BYTES) -> np
         if size > max_bytes:
             raise DataError(f"{path} is {size:,} bytes, more than the {max_bytes:,} accepted; split it into smaller "
                             "files")
-        return _read_npy(path, size, max_bytes) if path.suffix.lower() == ".npy" else _read_csv(path, max_bytes)
+        if path.suffix.lower() == ".npy":
+            return _read_npy(path, size, max_bytes, flatten)
+        return _read_csv(path, max_bytes)
     except OSError as exc:
         raise DataError(f"cannot read input file {path}: {exc.strerror or exc}") from None
 
 
-def _read_npy(path: Path, size: int, max_bytes: int) -> np.ndarray:
+def _read_npy(path: Path, size: int, max_bytes: int, flatten: bool = False) -> np.ndarray:
     """A checked ``.npy`` file as float32 (see the module docstring)."""
     with path.open("rb") as f:
         try:
@@ -105,8 +110,8 @@ def _read_npy(path: Path, size: int, max_bytes: int) -> np.ndarray:
         except (ValueError, TypeError, OverflowError, SyntaxError, RecursionError, MemoryError) as exc:
             raise DataError(f"{path} is not a valid .npy file: {_one_line(str(exc) or type(exc).__name__)}; save it "
                             "with numpy.save") from None
-        _check_array(path, shape, dtype, max_bytes)
-        n = shape[0] * shape[1]
+        _check_array(path, shape, dtype, max_bytes, flatten)
+        n = math.prod(shape)
         expected, found = n * dtype.itemsize, size - f.tell()
         if found != expected:
             problem = "it is truncated" if found < expected else "it has trailing bytes"
@@ -116,22 +121,23 @@ def _read_npy(path: Path, size: int, max_bytes: int) -> np.ndarray:
     if len(values) != n:  # the file changed while it was read
         raise DataError(f"{path} is truncated: expected {n:,} values, read {len(values):,}")
     with np.errstate(over="ignore", invalid="ignore"):  # float64 beyond float32's range becomes inf, as a value
-        return np.ascontiguousarray(values.reshape(shape, order="F" if fortran else "C"), dtype=np.float32)
+        array = values.reshape(shape, order="F" if fortran else "C").reshape(shape[0], -1)
+        return np.ascontiguousarray(array, dtype=np.float32)
 
 
-def _check_array(path: Path, shape: tuple[int, ...], dtype: np.dtype, max_bytes: int) -> None:
+def _check_array(path: Path, shape: tuple[int, ...], dtype: np.dtype, max_bytes: int, flatten: bool = False) -> None:
     """A DataError unless a .npy header describes a non-empty 2-D numeric array within ``max_bytes`` as float32."""
     if dtype.kind not in _NUMERIC_KINDS or dtype.hasobject or dtype.subdtype is not None:
         kind = "complex numbers" if dtype.kind == "c" else f"dtype {dtype}"
         raise DataError(f"{path} holds {kind}; expected real numbers or booleans (float, int, uint or bool): "
                         "convert it, e.g. x.astype(np.float32)")
-    if len(shape) != 2:
+    if len(shape) != 2 and not (flatten and len(shape) > 2):
         hint = ("one sample? x.reshape(1, -1); one feature? x.reshape(-1, 1)" if len(shape) == 1 else
                 "flatten each sample with x.reshape(len(x), -1)")
         raise DataError(f"{path} holds an array of shape {shape}; expected 2-D (samples, features): {hint}")
-    if min(shape) < 1:
+    if len(shape) < 2 or min(shape) < 1:
         raise DataError(f"{path} holds an array of shape {shape}; expected at least one row and one column")
-    result = shape[0] * shape[1] * 4
+    result = math.prod(shape) * 4
     if result > max_bytes:
         raise DataError(f"{path} holds an array of shape {shape}, {result:,} bytes as float32, more than the "
                         f"{max_bytes:,} accepted; split it into smaller files")

@@ -105,7 +105,7 @@ def l2_penalty(module: nn.Module | Sequence[Tensor], *, include_bias: bool = Fal
 
 
 @torch.no_grad()
-def apply_max_norm(module: nn.Module, max_norm: float) -> None:
+def apply_max_norm(module: nn.Module, max_norm: float, *, only: Sequence[Tensor] | None = None) -> None:
     """Rescale each unit's incoming weight vector to an L2 norm of at most ``max_norm``, in place.
 
     The max-norm constraint of Srivastava et al. (2014), applied after each optimiser step: for every ``Linear``
@@ -119,6 +119,8 @@ def apply_max_norm(module: nn.Module, max_norm: float) -> None:
         The model; every matching submodule is constrained.
     max_norm : float
         The radius ``c`` of the ball (Srivastava et al. use 3 to 4); must be > 0.
+    only : sequence of Tensor, optional
+        Constrain only layers whose weight is one of these (one optimiser's parameter group).
 
     Raises
     ------
@@ -126,8 +128,9 @@ def apply_max_norm(module: nn.Module, max_norm: float) -> None:
         If ``max_norm`` is not a positive finite number.
     """
     max_norm = check_float("max_norm", max_norm, positive=True)
+    chosen = None if only is None else {id(p) for p in only}
     for layer in module.modules():
-        if not isinstance(layer, _MAX_NORM_LAYERS):
+        if not isinstance(layer, _MAX_NORM_LAYERS) or (chosen is not None and id(layer.weight) not in chosen):
             continue
         w = layer.weight  # (out, in) or (out, in / groups, *kernel)
         norms = w.flatten(1).norm(dim=1)  # (out,)

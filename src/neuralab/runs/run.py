@@ -81,11 +81,16 @@ class Run:
         return self.models[0]
 
     @classmethod
-    def load(cls, path: str | Path, task: Task, device: str = "cpu") -> Run:
-        """Read a run directory of ``task``. A missing or damaged file is a one-line NeuralabError naming it."""
+    def load(cls, path: str | Path, task: Task | None = None, device: str = "cpu") -> Run:
+        """Read a run directory of ``task``. A missing or damaged file is a one-line NeuralabError naming it.
+
+        :func:`neuralab.tasks.load_run` finds the task by itself; this core method is handed it.
+        """
+        if task is None:
+            raise NeuralabError("Run.load needs the run's task; use neuralab.tasks.load_run(path), which finds it")
         path = Path(path)
         try:
-            recipe = task.validate_recipe(read_config(path))
+            recipe = task.validate_saved(read_config(path))
         except ConfigError as err:
             raise NeuralabError(f"{path / 'config.yaml'} is damaged: {err}") from None
         weights = read_weights(path)

@@ -65,10 +65,23 @@ def lock_run(path: Path) -> Iterator[None]:
                                 "to finish, or choose another --out") from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, str(os.getpid()).encode(), 0)
-        remove_stale_temporaries(path)
+        _remove_stale_temporaries(path)
         yield
     finally:
         os.close(fd)  # closing the descriptor releases the lock
+
+
+RUN_FILES = ("config.yaml", "model.safetensors", "metrics.json", "environment.json", "figures.json", "report.html",
+             "sample.txt")
+CHECKPOINTS = ("last.ckpt", "best.ckpt", "final.ckpt")
+
+
+def _remove_stale_temporaries(path: Path) -> None:
+    """The temporary files of a run's own files and checkpoints that a killed writer left; nothing else."""
+    remove_stale_temporaries(path, RUN_FILES)
+    for folder in [path / "checkpoints", *(path / "checkpoints").glob("member-*")]:
+        if folder.is_dir():
+            remove_stale_temporaries(folder, CHECKPOINTS)
 
 
 def read_config(path: Path) -> dict[str, Any]:

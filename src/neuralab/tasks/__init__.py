@@ -37,7 +37,7 @@ from neuralab.tasks.reconstruction import Reconstruction
 from neuralab.tasks.regression import Regression
 from neuralab.train import Callback
 
-__all__ = ["TASKS", "Task", "Predictions", "get_task", "validate_recipe", "load_run", "train_recipe",
+__all__ = ["TASKS", "Task", "Predictions", "get_task", "validate_recipe", "validate_saved", "load_run", "train_recipe",
            "cross_validate", "prepare_data", "resolve_recipe"]
 
 TASKS: dict[str, Task] = {
@@ -79,6 +79,12 @@ def validate_recipe(raw: dict[str, Any]) -> Recipe:
     return task_of(raw).validate_recipe(raw)
 
 
+def validate_saved(raw: dict[str, Any]) -> Recipe:
+    """Validate a run's own ``config.yaml``, also from before tasks had their own schemas (see
+    :meth:`Task.validate_saved`)."""
+    return task_of(raw).validate_saved(raw)
+
+
 def load_run(path: str | Path, device: str = "cpu") -> Run:
     """Read a run directory back, with its task; a missing or damaged file is a one-line error naming it."""
     raw = read_config(Path(path))
@@ -113,7 +119,10 @@ def train_recipe(recipe: Recipe | None = None, *, out_dir: str | Path | None = N
         if not is_file(resume / "config.yaml"):
             raise NeuralabError(f"cannot resume {resume}: it has no config.yaml; is it a run directory?")
         raw = read_config(resume)
-        recipe = validate_recipe(raw)
+        recipe = task_of(raw).validate_saved(raw)
+        if is_file(resume / "model.safetensors") and not any((resume / "checkpoints").rglob("*.ckpt")):
+            raise NeuralabError(f"cannot resume {resume}: it has finished (model.safetensors is there) and kept no "
+                                "checkpoint to go on from; train it again into another --out")
         return train_run(recipe, get_task(recipe.task), out_dir=resume, resume=True, callbacks=callbacks,
                          write_report=write_report)
     if recipe is None:

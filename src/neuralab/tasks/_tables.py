@@ -154,20 +154,20 @@ def augmentation(recipe: Recipe, data: PreparedData) -> Callable[[tuple[Any, ...
 
 
 def read_rows(inputs: Sequence[Any]) -> tuple[np.ndarray, list[str]]:
-    """Feature rows from ``.csv``/``.npy`` paths or arrays, stacked, and a name for each row (``file:row``)."""
+    """Feature rows from ``.csv``/``.npy`` paths or arrays, stacked, and a name for each row: its index, or
+    ``file:index`` when several inputs are given (counted from 0, as in the file). A sample with more dimensions
+    (an image in a ``.npy``) is flattened to one row."""
     arrays, names = [], []
     for item in inputs:
         if isinstance(item, (str, bytes)) or hasattr(item, "__fspath__"):
-            x = read_features(item)
+            x = read_features(item, flatten=True)
             label = str(item)
         else:
             x = np.asarray(item, dtype=np.float32)
+            x = x.reshape(1, -1) if x.ndim <= 1 else x.reshape(len(x), -1)
             label = "input"
-        x = x[None] if x.ndim == 1 else x
-        if x.ndim != 2:
-            raise DataError(f"{label}: feature rows must form a table (rows × features); got shape {x.shape}")
         arrays.append(x)
-        names += [f"{label}:{i + 1}" if len(inputs) > 1 else str(i) for i in range(len(x))]
+        names += [f"{label}:{i}" if len(inputs) > 1 else str(i) for i in range(len(x))]
     widths = {a.shape[1] for a in arrays}
     if len(widths) > 1:
         raise DataError(f"the inputs have different numbers of features: {sorted(widths)}")

@@ -153,6 +153,15 @@ class Task:
                 raise ConfigError(f"metrics: {metric!r} is not a {self.name} metric; {choices}")
         return recipe
 
+    def validate_saved(self, raw: dict[str, Any]) -> Recipe:
+        """Validate a run's own ``config.yaml``. Runs saved before each task had its own ``data:`` schema hold every
+        task's data keys; those this task does not know are dropped, since they never meant anything to it."""
+        data = raw.get("data")
+        if isinstance(data, dict) and "name" in data:
+            known = self.data_schema(data).model_fields
+            raw = {**raw, "data": {k: v for k, v in data.items() if k in known}}
+        return self.validate_recipe(raw)
+
     def own_data(self, path: str) -> dict[str, Any]:
         """The ``data:`` keys that train this task's recipe on the user's own file (the CLI's ``--data``)."""
         raise ConfigError(f"--data is not supported for {self.name} recipes")

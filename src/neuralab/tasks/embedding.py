@@ -18,9 +18,9 @@ from neuralab.data.prepared import PreparedData
 from neuralab.errors import DataError, NeuralabError
 from neuralab.report.sequences import plot_word_map
 from neuralab.runs.recipe import DataConfig, Recipe
+from neuralab.tasks._common import own_loss
 from neuralab.tasks._text import WordData, WordInputs, analogy_words, prepare_embedding, similar_words
 from neuralab.tasks.base import Predictions, Task
-from neuralab.tasks.language_model import own_loss
 
 if TYPE_CHECKING:
     from neuralab.runs.run import Run
@@ -113,7 +113,7 @@ class Embedding(Task):
         self.check_options("predict", self.predict_options, options)
         if not inputs:
             raise NeuralabError("give one or more words, e.g. neuralab predict RUN justice")
-        k = options.get("k") or 5
+        k = 5 if options.get("k") is None else options["k"]
         rows = []
         for word in map(str, inputs):
             try:

@@ -18,23 +18,18 @@ from neuralab.data.prepared import PreparedData
 from neuralab.errors import NeuralabError
 from neuralab.report.sequences import plot_text_sample
 from neuralab.runs.recipe import DataConfig, Recipe
+from neuralab.tasks._common import own_loss
 from neuralab.tasks._text import CharInputs, TextData, generate_text, prepare_language_model
 from neuralab.tasks.base import Predictions, Task
-from neuralab.train import evaluate
 from neuralab.train.state import atomic_write_text
 
 if TYPE_CHECKING:
     from neuralab.runs.run import Run
 
-__all__ = ["LanguageModel", "own_loss"]
+__all__ = ["LanguageModel"]
 
 SAMPLE_LENGTH, SAMPLE_TEMPERATURE, SAMPLE_SEED = 300, 0.8, 0
 DEFAULT_LENGTH, DEFAULT_TEMPERATURE = 500, 1.0
-
-
-def own_loss(run: Run, split: Any) -> dict[str, float]:
-    """The model's own objective and its terms over a prepared split (a VAE's ELBO and KL, a language model's nats)."""
-    return evaluate(run.model, split, loss=run.model.loss, batch_size=max(run.recipe.trainer.batch_size, 1024))
 
 
 @dataclass(frozen=True)
@@ -78,6 +73,14 @@ class LanguageModel(Task):
         """
         return generate_text(run, prompt, length, temperature, seed)
 
+    @staticmethod
+    def _settings(options: dict[str, Any]) -> dict[str, Any]:
+        """Length, temperature and seed of generation: those given, the defaults for the others (0 is a value)."""
+        given = {"length": options.get("length"), "temperature": options.get("temperature"),
+                 "seed": options.get("seed")}
+        defaults = {"length": DEFAULT_LENGTH, "temperature": DEFAULT_TEMPERATURE, "seed": 0}
+        return {key: defaults[key] if value is None else value for key, value in given.items()}
+
     def figures(self, run: Run, data: PreparedData, metrics: dict[str, Any], out: Path) -> list[dict[str, str]]:
         """A sample of generated text, saved as ``sample.txt`` and drawn."""
         chars = run.inputs.vocab.chars
@@ -94,12 +97,9 @@ class LanguageModel(Task):
         self.check_options("predict", self.predict_options, options)
         if not inputs:
             raise NeuralabError("give one or more prompts to continue, e.g. neuralab predict RUN \"ROMEO:\"")
-        rows = []
-        for prompt in inputs:
-            rows.append({"prompt": str(prompt), "text": self.generate(
-                run, str(prompt), length=options.get("length") or DEFAULT_LENGTH,
-                temperature=options.get("temperature") or DEFAULT_TEMPERATURE, seed=options.get("seed") or 0),
-                "error": None})
+        settings = self._settings(options)
+        rows = [{"prompt": str(prompt), "text": self.generate(run, str(prompt), **settings), "error": None}
+                for prompt in inputs]
         return Predictions(["prompt", "text", "error"], rows, [("prompt", lambda r: r["prompt"]),
                                                                ("text", lambda r: r["text"])])
 
@@ -107,10 +107,7 @@ class LanguageModel(Task):
         """Text after ``prompt`` (a new line by default); written to ``output`` when given, else returned."""
         self.check_options("sample", self.sample_options, options)
         prompt = "\n" if options.get("prompt") is None else options["prompt"]
-        text = self.generate(run, prompt, length=DEFAULT_LENGTH if options.get("length") is None else
-                             options["length"],
-                             temperature=DEFAULT_TEMPERATURE if options.get("temperature") is None else
-                             options["temperature"], seed=options.get("seed") or 0)
+        text = self.generate(run, prompt, **self._settings(options))
         if output is None:
             return text
         atomic_write_text(output, text)

@@ -21,10 +21,9 @@ from neuralab.errors import DataError, NeuralabError
 from neuralab.report.autoencoder import autoencoder_figures
 from neuralab.report.images import samples_grid
 from neuralab.runs.recipe import DataConfig, Recipe
+from neuralab.tasks._common import FEATURE_FILES, IMAGES_FAILED, image_reader, own_loss, read_images
 from neuralab.tasks._tables import TableData, augmentation, flag_non_finite, prepare_table, read_rows, table_inputs
 from neuralab.tasks.base import Predictions, Task
-from neuralab.tasks.classification import FEATURE_FILES, IMAGES_FAILED, image_reader, read_images
-from neuralab.tasks.language_model import own_loss
 
 if TYPE_CHECKING:
     from neuralab.runs.run import Run

@@ -19,17 +19,17 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from neuralab.chem.inputs import MoleculeInputs, prepare_molecules
 from neuralab.data.prepared import PreparedData
 from neuralab.errors import NeuralabError
 from neuralab.report.regression import plot_coverage, plot_parity, plot_residuals
 from neuralab.runs.recipe import DataConfig, Recipe
 from neuralab.runs.run import Run
+from neuralab.runs.store import read_config
 from neuralab.tasks import _molecules
+from neuralab.tasks._common import score_outputs
 from neuralab.tasks._molecules import MOLECULAR, SIMILARITY_WARNING, MoleculeData, MoleculePrediction
 from neuralab.tasks._tables import TableData, check_width, flag_non_finite, prepare_table, read_rows, table_inputs
 from neuralab.tasks.base import Predictions, Task
-from neuralab.tasks.classification import score_outputs
 from neuralab.train import intervals
 
 __all__ = ["Regression", "RegressionTableData", "SolubilityModel", "MoleculePrediction", "SIMILARITY_WARNING",
@@ -174,11 +174,17 @@ class Regression(Task):
 
     def prepare(self, recipe: Recipe) -> PreparedData:
         if self.molecular(recipe):
+            from neuralab.chem.inputs import prepare_molecules  # RDKit is imported for molecular recipes only
+
             return prepare_molecules(recipe)
         return prepare_table(recipe, "values", recipe.data.target_scaling)
 
     def make_inputs(self, recipe: Recipe) -> Any:
-        return MoleculeInputs.from_recipe(recipe) if self.molecular(recipe) else table_inputs(recipe)
+        if self.molecular(recipe):
+            from neuralab.chem.inputs import MoleculeInputs  # RDKit is imported for molecular runs only
+
+            return MoleculeInputs.from_recipe(recipe)
+        return table_inputs(recipe)
 
     def score(self, run: Run, split: Any, targets: np.ndarray) -> dict[str, float]:
         return score_values(run, split, targets)
@@ -275,6 +281,10 @@ class SolubilityModel:
     @classmethod
     def load(cls, path: str | Path) -> SolubilityModel:
         """Load a run directory trained on molecules (``neuralab train solubility``)."""
+        raw = read_config(Path(path))
+        if raw.get("task") != REGRESSION.name or not isinstance(raw.get("data"), dict) \
+                or raw["data"].get("name") not in MOLECULAR:
+            raise NeuralabError(f"{path} is not a molecular regression run (its task is {raw.get('task')!r})")
         return cls(Run.load(path, REGRESSION))
 
     def predict(self, smiles: Sequence[str]) -> np.ndarray:

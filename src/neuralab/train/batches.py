@@ -34,26 +34,34 @@ class Batches:
 
     def __init__(self, split: Split | None, batch_size: int, device: torch.device,
                  generator: torch.Generator | None, *, shuffle: bool, drop_last: bool = False, num_workers: int = 0,
-                 team: World = World(), steps_per_epoch: int | None = None) -> None:
+                 team: World = World(), steps_per_epoch: int | None = None, training: bool = True) -> None:
         self.device, self.batch_size, self.generator = device, batch_size, generator
         self.shuffle, self.drop_last, self.team = shuffle, drop_last, team
         self.tensors: tuple[torch.Tensor, ...] | None = None
         self.loader: DataLoader | None = None
         self.sampler: DistributedSampler | None = None
         self.stream: Iterator[Any] | None = None
+        self.position = 0  # batches drawn from the stream since it (re)started: saved, so resume goes on from there
         self.steps_per_epoch = steps_per_epoch
         self.epoch = 0
-        if split is None or isinstance(split, IterableDataset):
-            if steps_per_epoch is None:
+        stream = split is None or isinstance(split, IterableDataset) or (
+            isinstance(split, DataLoader) and isinstance(split.dataset, IterableDataset))
+        if stream:
+            if training and steps_per_epoch is None:
                 raise NeuralabError("training data without a length (a stream or an environment) needs "
                                     "trainer.steps_per_epoch, the number of steps an epoch takes")
             if team.distributed:
                 raise NeuralabError("a stream of training data cannot be sharded across processes yet; run it in "
                                     "a single process")
-            if split is not None:
+            if isinstance(split, DataLoader):
+                self.loader = split
+            elif split is not None:
                 self.loader = DataLoader(split, batch_size=batch_size, num_workers=num_workers,
                                          collate_fn=getattr(split, "collate", None))
             return
+        if training and steps_per_epoch is not None and not shuffle:
+            raise NeuralabError("trainer.steps_per_epoch with shuffle=false would train on the same first "
+                                f"{steps_per_epoch} batches every epoch; shuffle, or leave steps_per_epoch unset")
         if isinstance(split, (tuple, list)) and all(isinstance(t, torch.Tensor) for t in split):
             if not split:
                 raise NeuralabError("a data split needs at least one tensor")
@@ -114,6 +122,9 @@ class Batches:
         return len(self.tensors[0]) // self.team.size
 
     def __iter__(self) -> Iterator[Any]:
+        if self.steps_per_epoch is None and self._full_length() is None and self.loader is not None:
+            yield from self._move_all(self.loader)  # a finite stream evaluated once
+            return
         if self.steps_per_epoch is None:
             yield from self._pass()
             return
@@ -125,15 +136,34 @@ class Batches:
             yield None if self.loader is None else self._next_streamed()
 
     def _next_streamed(self) -> tuple[Any, ...]:
-        if self.stream is None:
+        if self.stream is None:  # the first batch, or the first after resuming: skip what was already drawn
             self.stream = iter(self.loader)
+            for _ in range(self.position):
+                next(self.stream, None)
         try:
             batch = next(self.stream)
         except StopIteration:  # a finite stream: start it again
-            self.stream = iter(self.loader)
-            batch = next(self.stream)
+            self.stream, self.position = iter(self.loader), 0
+            batch = next(self.stream, None)
+            if batch is None:
+                raise NeuralabError("the training stream yields no batch: its IterableDataset is empty") from None
+        self.position += 1
+        return self._to_device(batch)
+
+    def _to_device(self, batch: Any) -> tuple[Any, ...]:
         batch = batch if isinstance(batch, (tuple, list)) else (batch,)
         return tuple(t.to(self.device, non_blocking=True) if hasattr(t, "to") else t for t in batch)
+
+    def _move_all(self, loader: DataLoader) -> Iterator[tuple[Any, ...]]:
+        for batch in loader:
+            yield self._to_device(batch)
+
+    def state_dict(self) -> dict[str, int]:
+        """Where a stream stands (batches drawn since it last started), for an exact resume."""
+        return {"position": self.position}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        self.position, self.stream = int(state.get("position", 0)), None
 
     def _pass(self) -> Iterator[tuple[torch.Tensor, ...]]:
         """One pass over sized data."""

@@ -239,8 +239,9 @@ class NonFiniteGuard(Callback):
             i = int(bad[0])
             step_in_epoch = self._checked + i + 1
             lr = state.optimizers[0].param_groups[0]["lr"] if state.optimizers else float("nan")
+            what = "loss" if not hasattr(state.model, "train_step") else "a loss (or a value train_step returned)"
             raise TrainingError(
-                f"training diverged: loss is {values[i].item()} at epoch {state.epoch}, step {step_in_epoch} "
+                f"training diverged: {what} is {values[i].item()} at epoch {state.epoch}, step {step_in_epoch} "
                 f"(global step {state.epoch_start_step + step_in_epoch}), lr {lr:.3g}; try a smaller learning rate "
                 f"(e.g. --set optimizer.lr={lr / 10:.3g}) or gradient clipping (--set trainer.grad_clip=1.0)")
         self._checked = len(state.step_checks)

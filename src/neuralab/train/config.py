@@ -45,8 +45,9 @@ class GroupedConfig(OptionsModel):
 
     groups: dict[str, dict[str, Any]] = {}
 
-    def for_group(self, group: str) -> Self:
-        """This section with the overrides of ``group`` applied (a group may also change ``name``)."""
+    def for_group(self, group: str, section: str = "optimizer") -> Self:
+        """This section (called ``section`` in messages) with the overrides of ``group`` applied (a group may also
+        change ``name``)."""
         override = self.groups.get(group)
         if not override:
             return self
@@ -56,7 +57,7 @@ class GroupedConfig(OptionsModel):
         try:
             return type(self).model_validate({**base, **override})
         except ValidationError as exc:
-            raise ConfigError(validation_message(exc, type(self), f"groups.{group}")) from None
+            raise ConfigError(validation_message(exc, type(self), f"{section}.groups.{group}")) from None
 
 
 class OptimizerConfig(GroupedConfig):

@@ -96,6 +96,7 @@ class FitState:
     step_losses: list[torch.Tensor] = field(default_factory=list)  # each step's loss, for the epoch's train_loss
     step_checks: list[torch.Tensor] = field(default_factory=list)  # each step's losses, for the non-finite check
     team: World = field(default_factory=World)
+    batches: Batches | None = None  # the training batches: a stream's position goes into checkpoints
 
     def training_state(self) -> dict[str, Any]:
         """Everything a resumed run needs, as a nested dict of tensors and plain values."""
@@ -110,6 +111,8 @@ class FitState:
         }
         if hasattr(self.model, "train_state_dict"):  # persistent chains, a replay buffer, environments...
             state["model_train_state"] = self.model.train_state_dict()
+        if self.batches is not None and self.batches.loader is not None and self.batches.stream is not None:
+            state["batches"] = self.batches.state_dict()
         return state
 
     def load_training_state(self, state: dict[str, Any]) -> None:
@@ -128,6 +131,8 @@ class FitState:
                                     "config")
         if hasattr(self.model, "load_train_state_dict"):
             self.model.load_train_state_dict(state.get("model_train_state"))
+        if self.batches is not None and "batches" in state:
+            self.batches.load_state_dict(state["batches"])
         set_rng_state(state["rng"], self.generator)
         self.epoch, self.global_step, self.history = epoch, step, history
 
@@ -253,7 +258,7 @@ def fit(
                                        es.patience, es.min_delta, es.restore_best))
     callbacks.append(NonFiniteGuard())
     callbacks.sort(key=lambda cb: cb.order)
-    state = FitState(model, optimizers, config, device, generator, callbacks, steps, team=team)
+    state = FitState(model, optimizers, config, device, generator, callbacks, steps, team=team, batches=train_loader)
     if resume is not None:
         state.resume_from(resume)
         train_loader.epoch = state.epoch  # a distributed sampler's shuffle goes on from the resumed epoch
@@ -394,7 +399,7 @@ def evaluate(model: nn.Module, split: Split | None, *,
     if split is not None:
         result = _mean_loss(model, split, loss, metrics, device, batch_size, inverse_target)
     if hasattr(model, "evaluate"):
-        batches = None if split is None else Batches(split, batch_size, device, None, shuffle=False)
+        batches = None if split is None else Batches(split, batch_size, device, None, shuffle=False, training=False)
         result.update(model.evaluate(batches))
     model.train(was_training)
     return result
@@ -406,7 +411,7 @@ def _mean_loss(model: nn.Module, split: Split, loss: Callable[..., Any] | None, 
     """The batch-size-weighted mean of each loss term, and the metrics over all outputs."""
     totals: dict[str, torch.Tensor] = {}
     count, outs, ys = 0, [], []
-    for batch in Batches(split, batch_size, device, None, shuffle=False):
+    for batch in Batches(split, batch_size, device, None, shuffle=False, training=False):
         n = len(batch[0])
         if loss is not None:
             value = loss(batch)
@@ -430,6 +435,6 @@ def predict(model: nn.Module, x: torch.Tensor | Dataset, *, batch_size: int = 10
     split = (x,) if isinstance(x, torch.Tensor) else x
     was_training = model.training
     model.eval()
-    outs = [model(batch[0]).cpu() for batch in Batches(split, batch_size, device, None, shuffle=False)]
+    outs = [model(batch[0]).cpu() for batch in Batches(split, batch_size, device, None, shuffle=False, training=False)]
     model.train(was_training)
     return torch.cat(outs)

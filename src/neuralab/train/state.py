@@ -167,12 +167,14 @@ def set_default_mode(path: str | Path) -> None:
     os.chmod(path, 0o666 & ~_umask())
 
 
-def remove_stale_temporaries(folder: str | Path) -> list[Path]:
-    """Delete the ``.<name>.*tmp`` files that a writer killed mid-write left under ``folder``; return them.
+def remove_stale_temporaries(folder: str | Path, names: tuple[str, ...]) -> list[Path]:
+    """Delete the temporary files a writer killed mid-write left beside ``names`` in ``folder``: ``.<name>.*tmp``
+    (what :func:`atomic_write_bytes` and :func:`save_state` create) for each ``name``; return them.
 
-    Only call this while holding the folder's lock: a live writer's temporary file would be deleted too.
+    Nothing else is touched, whatever else the folder holds. Only call this while holding the folder's lock: a live
+    writer's temporary file would be deleted too.
     """
-    stale = [p for p in Path(folder).rglob(".*tmp") if p.is_file() and p.name.endswith(".tmp")]
+    stale = [p for name in names for p in Path(folder).glob(f".{name}.*tmp") if p.is_file()]
     for path in stale:
         path.unlink(missing_ok=True)
     return stale

@@ -62,7 +62,7 @@ def build_optimizers(model: nn.Module, config: OptimizerConfig | None) -> dict[s
     _check_group_names("optimizer", config.groups, list(groups))
     optimizers = {}
     for name, params in groups.items():
-        cfg = config.for_group(name)
+        cfg = config.for_group(name, "optimizer")
         optimizers[name] = build_optimizer(cfg.name, params, cfg.lr, **cfg.options)
     return optimizers
 
@@ -73,7 +73,7 @@ def build_schedules(optimizers: Mapping[str, torch.optim.Optimizer], config: Sch
     _check_group_names("scheduler", config.groups, list(optimizers))
     schedules = []
     for name, optimizer in optimizers.items():
-        cfg = config.for_group(name)
+        cfg = config.for_group(name, "scheduler")
         schedule = build_scheduler(cfg.name, optimizer, epochs=epochs, steps_per_epoch=steps_per_epoch,
                                    warmup_epochs=cfg.warmup_epochs, **cfg.options)
         if schedule is not None:
@@ -110,7 +110,9 @@ class Optimizers(Sequence[torch.optim.Optimizer]):
                         for name, opt in self.by_name.items()}
         self.losses: list[torch.Tensor] = []  # every loss backpropagated since the engine last collected them
 
-    def __getitem__(self, key: int | str) -> torch.optim.Optimizer:  # type: ignore[override]
+    def __getitem__(self, key: int | str | slice) -> Any:  # type: ignore[override]
+        if isinstance(key, slice):
+            return [self.by_name[name] for name in self.names[key]]
         if isinstance(key, str):
             if key not in self.by_name:
                 raise NeuralabError(f"no optimiser for parameter group {key!r}{did_you_mean(key, self.names)}; "
@@ -147,8 +149,8 @@ class Optimizers(Sequence[torch.optim.Optimizer]):
         if self.grad_clip is not None:
             torch.nn.utils.clip_grad_norm_(params, self.grad_clip)
         optimizer.step()
-        if self.max_norm is not None:
-            apply_max_norm(self.model, self.max_norm)
+        if self.max_norm is not None:  # on this group's layers only: the other group's weights did not move
+            apply_max_norm(self.model, self.max_norm, only=None if len(self.names) == 1 else params)
         detached = loss.detach()
         self.losses.append(detached)
         return detached
