@@ -29,6 +29,15 @@ CONFIGS = {
     "even_kernel_rect": (dict(conv_channels=(4,), kernel_size=4, image_size=(10, 14)), (1, 10, 14), (4, 5, 7)),
     "per_layer_lists": (dict(conv_channels=(4, 8), kernel_size=(5, 3), stride=(1, 2), padding=(2, 0),
                              hidden_sizes=()), (1, 28, 28), (8, 3, 3)),
+    # pools cut to the image: a 1×5 strip pools 1×2 (5 → 2 → 1), then the third pool is left out
+    "pool_if_fits_strip": (dict(conv_channels=(4, 8, 8), image_size=(1, 5), pool_if_fits=True), (1, 1, 5),
+                           (8, 1, 1)),
+    # 2×9 → pool 1×4 → pool 1×2 (only the width) → pool 1×1
+    "pool_if_fits_2x9": (dict(conv_channels=(4, 4, 4), image_size=(2, 9), pool_if_fits=True), (1, 2, 9),
+                         (4, 1, 1)),
+    # a single pixel: no pool at all, the convolutions see only their kernel's centre
+    "pool_if_fits_1x1": (dict(in_channels=3, conv_channels=(4, 4), image_size=1, pool_if_fits=True), (3, 1, 1),
+                         (4, 1, 1)),
 }
 
 
@@ -129,9 +138,34 @@ def test_too_small_image_names_the_layer():
     # 8 → pool 4 → pool 2 → pool 1 → the fourth pool would give 0×0; it sits at features[15] (4 layers a block)
     with pytest.raises(NeuralabError, match=r"features\[15\] \(max pool after block 4\).*1×1 gives 0×0"):
         CNN(image_size=8, conv_channels=(4, 4, 4, 4))
+    assert CNN(image_size=8, conv_channels=(4, 4, 4, 4), pool_if_fits=True).feature_shape == (4, 1, 1)
     # a 5×5 kernel without padding on a 3×3 image: the very first conv
     with pytest.raises(NeuralabError, match=r"features\[0\] \(Conv2d of block 1, kernel 5, stride 1\)"):
         CNN(image_size=3, conv_channels=(4,), kernel_size=5, padding=0)
+    with pytest.raises(NeuralabError, match=r"features\[0\] \(Conv2d"):  # cutting pools cannot fix a kernel
+        CNN(image_size=3, conv_channels=(4,), kernel_size=5, padding=0, pool_if_fits=True)
+
+
+@pytest.mark.parametrize("kwargs", [
+    dict(image_size=8, conv_channels=(4, 4, 4)),  # 8 → 4 → 2 → 1: every pool fits
+    dict(image_size=(10, 14), conv_channels=(4, 8), kernel_size=4, pool="avg"),
+    dict(image_size=28, conv_channels=(4, 4, 8), pool_every=2, stride=(1, 2, 1)),
+])
+def test_pool_if_fits_changes_nothing_where_every_pool_fits(kwargs):
+    plain, cut = make(**kwargs), make(**kwargs, pool_if_fits=True)
+    assert repr(cut) == repr(plain) and cut.feature_shape == plain.feature_shape
+    for (name, a), b in zip(plain.state_dict().items(), cut.state_dict().values()):
+        assert torch.equal(a, b), f"{name} differs"
+    x = torch.randn(3, 1, *plain.image_size)
+    assert torch.equal(cut.eval()(x), plain.eval()(x))
+
+
+def test_pool_if_fits_cuts_pools_to_the_map_and_drops_them_at_1x1():
+    model = CNN(image_size=(2, 9), conv_channels=(4, 4, 4, 4), pool="avg", pool_if_fits=True)
+    windows = [m.kernel_size for m in model.features if isinstance(m, torch.nn.AvgPool2d)]
+    assert windows == [2, (1, 2), (1, 2)]  # 2×9 → 1×4 → 1×2 → 1×1, and no fourth pool
+    assert model.feature_shape == (4, 1, 1)
+    assert model(torch.randn(2, 1, 2, 9)).shape == (2, 10)
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [

@@ -14,9 +14,12 @@ The modern touches are batch normalisation (Ioffe & Szegedy 2015), ReLU and drop
 ``image_size=32`` and ``hidden_sizes=(120, 84)`` it is LeNet-5's shape.
 
 The size of the flattened features is worked out from ``image_size`` when the model is built, by the usual shape
-arithmetic (:func:`conv_output_size`), with no dummy forward pass. ``model.features`` is the convolutional
-``nn.Sequential`` (``model.features[0].weight`` holds the first-layer filters) and ``model.head`` is the
-:class:`~neuralab.models.MLP`.
+arithmetic (:func:`conv_output_size`), with no dummy forward pass. A pool that would shrink the map below 1×1 is an
+error, unless ``pool_if_fits=True``: then a pool halves only the axes that are at least 2 pixels long, and is left
+out where the map is already 1×1, so that tiny images and 1×n strips still make a valid network.
+
+``model.features`` is the convolutional ``nn.Sequential`` (``model.features[0].weight`` holds the first-layer
+filters) and ``model.head`` is the :class:`~neuralab.models.MLP`.
 """
 
 from __future__ import annotations
@@ -82,9 +85,20 @@ def _image_hw(image_size: int | tuple[int, int]) -> tuple[int, int]:
     return hw  # type: ignore[return-value]
 
 
-def _shrink(height: int, width: int, k: int, s: int, p: int, where: str) -> tuple[int, int]:
-    """(height, width) after a k/s/p window; raise, naming the layer, if the map would be smaller than 1×1."""
-    h, w = conv_output_size(height, k, s, p), conv_output_size(width, k, s, p)
+def _pool_window(height: int, width: int) -> int | tuple[int, int] | None:
+    """The 2×2 pool window cut to the axes at least 2 pixels long: 2, (1, 2), (2, 1), or None on a 1×1 map."""
+    kh, kw = (POOL_SIZE if size >= POOL_SIZE else 1 for size in (height, width))
+    if kh == kw:
+        return POOL_SIZE if kh == POOL_SIZE else None  # the plain int window, as without pool_if_fits
+    return kh, kw
+
+
+def _shrink(height: int, width: int, k: int | tuple[int, int], s: int | tuple[int, int], p: int,
+            where: str) -> tuple[int, int]:
+    """(height, width) after a k/s/p window (ints, or (height, width) pairs); raise, naming the layer, if the map
+    would be smaller than 1×1."""
+    (kh, kw), (sh, sw) = ((v, v) if isinstance(v, int) else v for v in (k, s))
+    h, w = conv_output_size(height, kh, sh, p), conv_output_size(width, kw, sw, p)
     if h < 1 or w < 1:
         raise NeuralabError(f"the image shrinks below 1×1 at {where}: input {height}×{width} gives "
                             f"{max(h, 0)}×{max(w, 0)}; use a larger image_size, fewer conv layers or pools, "
@@ -125,11 +139,16 @@ class CNN(nn.Module):
         Widths of the head's hidden layers; empty for a single linear read-out.
     out_features
         Number of outputs (classes).
+    pool_if_fits
+        False: a pool that would shrink the map below 1×1 raises. True: each pool halves only the axes that are at
+        least 2 pixels long (a 1×2 window on a 1-pixel-high strip) and is left out on a 1×1 map, so any image size
+        gives a valid network. Convolutions never shrink the map with ``"same"`` padding, whatever their stride.
 
     Raises
     ------
     NeuralabError
-        On a bad argument, or when the image would shrink below 1×1 (the message names the layer in ``features``).
+        On a bad argument, or when the image would shrink below 1×1 (the message names the layer in ``features``);
+        with ``pool_if_fits=True`` only a convolution can shrink it so (a kernel larger than the padded map).
 
     Examples
     --------
@@ -145,7 +164,7 @@ class CNN(nn.Module):
                  stride: int | Sequence[int] = 1, padding: int | Sequence[int] | Literal["same"] = "same",
                  pool: Pool = "max", pool_every: int = 1, batch_norm: bool = True, activation: str = "relu",
                  dropout: float = 0.0, conv_dropout: float = 0.0, hidden_sizes: Sequence[int] = (128,),
-                 out_features: int = 10) -> None:
+                 out_features: int = 10, pool_if_fits: bool = False) -> None:
         super().__init__()
         if not isinstance(in_channels, int) or in_channels < 1:
             raise NeuralabError(f"in_channels must be a positive int; got {in_channels!r}")
@@ -183,11 +202,12 @@ class CNN(nn.Module):
             layers.append(get_activation(activation))
             if conv_dropout > 0:
                 layers.append(nn.Dropout2d(conv_dropout))
-            if pool != "none" and (i + 1) % pool_every == 0:
+            window = _pool_window(height, width) if pool_if_fits else POOL_SIZE
+            if pool != "none" and (i + 1) % pool_every == 0 and window is not None:
                 where = f"features[{len(layers)}] ({pool} pool after block {i + 1})"
-                height, width = _shrink(height, width, POOL_SIZE, POOL_SIZE, 0, where)
+                height, width = _shrink(height, width, window, window, 0, where)
                 pool_cls = nn.MaxPool2d if pool == "max" else nn.AvgPool2d
-                layers.append(pool_cls(POOL_SIZE, stride=POOL_SIZE))
+                layers.append(pool_cls(window, stride=window))
             c = c_out
         self.features = nn.Sequential(*layers)
         self.feature_shape: tuple[int, int, int] = (c, height, width)
