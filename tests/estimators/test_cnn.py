@@ -1,11 +1,10 @@
-"""Tests of :class:`neuralab.estimators.CNNClassifier` on scikit-learn's 8×8 digits.
+"""Tests of :class:`neuralab.estimators.CNNClassifier` on scikit-learn's 8×8 digits, on 1×n strips and on tiny images.
 
-scikit-learn's generic estimator checks are not run: they feed 2-feature and 1-feature tables that are not images,
-which this estimator refuses with a message (tested below) rather than guessing a layout. The behaviours those checks
-cover that apply to images (clone, pickling, fitted attributes, not-fitted and shape errors, reproducibility) are
-tested here directly.
+scikit-learn's generic estimator checks run in ``tests/estimators/test_sweep.py``, with every other estimator; their
+1-, 2- and 3-feature tables are laid out as a 1×1 image or 1×n strips.
 """
 
+import logging
 import pickle
 
 import numpy as np
@@ -37,6 +36,7 @@ def test_learns_digits_from_raw_pixel_rows(digits, fitted):
     _, x_test, _, y_test = digits
     assert fitted.image_shape_ == (1, 8, 8)
     assert fitted.n_features_in_ == 64
+    assert fitted.model_[1].feature_shape == (16, 2, 2)  # plain 2×2 pools: 8 → 4 → 2
     assert fitted.score(x_test, y_test) > 0.9
     assert len(fitted.loss_curve_) == fitted.n_iter_ == 8
     assert fitted.loss_curve_[-1] < fitted.loss_curve_[0]
@@ -78,11 +78,41 @@ def test_several_channels_with_an_explicit_shape():
     assert clf.score(x.reshape(80, -1), y) > 0.9
 
 
+def test_rows_that_are_not_a_square_are_laid_out_as_a_strip(caplog):
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 80)
+    x = rng.normal(0, 1, (80, 10))
+    x[:, 3:6] += 2.0 * y[:, None]  # a bump in the middle of the strip
+    with caplog.at_level(logging.INFO, logger="neuralab.estimators.cnn"):
+        clf = CNNClassifier(conv_channels=(4, 8), hidden_sizes=(8,), epochs=15, lr=1e-2, batch_size=16,
+                            random_state=0).fit(x, y)
+    assert clf.image_shape_ == (1, 1, 10)
+    assert clf.model_[1].feature_shape == (8, 1, 2)  # pools of 1×2 only: 10 → 5 → 2
+    assert "10 features are not a square: laid out as a 1×10 strip" in caplog.text
+    assert clf.score(x, y) > 0.9
+    assert CNNClassifier(image_shape=(2, 5), **{**SMALL, "epochs": 1}).fit(x, y).image_shape_ == (1, 2, 5)
+
+
+@pytest.mark.parametrize("n_features, image_shape, feature_shape", [
+    (1, (1, 1, 1), (4, 1, 1)),  # one pixel: no pool at all
+    (4, (1, 2, 2), (4, 1, 1)),  # 2×2 → 1×1, then the second and third pools are left out
+    (3, (1, 1, 3), (4, 1, 1)),  # 1×3 → 1×1
+])
+def test_tiny_images_keep_every_convolution_and_drop_the_pools_that_do_not_fit(n_features, image_shape,
+                                                                               feature_shape):
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(0, 1, (20, n_features)), np.arange(20) % 2
+    clf = CNNClassifier(conv_channels=(4, 4, 4), hidden_sizes=(8,), epochs=1, random_state=0).fit(x, y)
+    assert clf.image_shape_ == image_shape
+    assert clf.model_[1].feature_shape == feature_shape
+    assert sum(isinstance(m, torch.nn.Conv2d) for m in clf.model_[1].features) == 3
+    assert clf.predict_proba(x).shape == (20, 2)
+
+
 @pytest.mark.parametrize("x, params, match", [
-    (np.zeros((10, 10)), {}, "cannot lay out 10 features as a square image"),
     (np.zeros((10, 64)), {"image_shape": (7, 7)}, r"image_shape \(1, 7, 7\) has 49 pixels but X has 64"),
     (np.zeros((10, 64)), {"image_shape": (8,)}, "image_shape must be"),
-    (np.zeros((10, 4)), {"conv_channels": (4, 4, 4)}, "shrinks below 1×1"),
+    (np.zeros((10, 64)), {"image_shape": (1, 0, 64)}, "image_shape must be"),
     (np.zeros((10, 64)), {"conv_channels": (2.7,)}, "conv_channels must be positive ints"),
     (np.zeros((10, 8, 8)), {"image_shape": (4, 16)}, r"contradicts the shape of the images in X, \(1, 8, 8\)"),
     (np.zeros((10, 8, 8, 3)), {}, "looks channels-last"),

@@ -2,12 +2,15 @@
 
 Images come as rows of pixels, the scikit-learn way, (n_samples, channels·height·width), or as arrays of images,
 (n_samples, height, width) or (n_samples, channels, height, width), which are flattened. The estimator standardises
-the pixels with one mean and one standard deviation taken over the training images (not the early-stopping ones) (so 0–16 digits and 0–255 MNIST
-need no preparation), reshapes each row to an image inside the network, and trains with :func:`neuralab.train.fit`.
+the pixels with one mean and one standard deviation taken over the training images, not the early-stopping ones
+(so 0–16 digits and 0–255 MNIST need no preparation), reshapes each row to an image inside the network, and trains
+with :func:`neuralab.train.fit`. Rows whose length is not a square, with no ``image_shape``, are laid out as 1×n
+strips, and pools are cut to the image, so any table of features gets a valid network.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Sequence
 from numbers import Integral, Real
@@ -35,6 +38,8 @@ from neuralab.train import LossConfig
 
 __all__ = ["CNNClassifier"]
 
+logger = logging.getLogger(__name__)
+
 
 class ImageInput(nn.Module):
     """Rows of pixels to standardised images: ``(x - mean) / scale`` reshaped to (N, C, H, W)."""
@@ -55,14 +60,20 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
     Parameters
     ----------
     image_shape : tuple of int or None, default None
-        ``(height, width)`` or ``(channels, height, width)`` of each image. ``None`` takes it from 3-D or 4-D ``X``,
-        and for 2-D ``X`` assumes one square channel (64 features → 8×8, 784 → 28×28).
+        ``(height, width)`` or ``(channels, height, width)`` of each image; its pixels must number the features of
+        ``X``. ``None`` takes it from 3-D or 4-D ``X``. For 2-D ``X`` it assumes one square channel when the number
+        of features n is a square (64 features → 8×8, 784 → 28×28), and otherwise falls back to a 1×n strip, one
+        channel one pixel high (3 features → ``(1, 1, 3)``), on which the convolutions run along the features in
+        their column order. Pass ``image_shape`` for any other layout, e.g. ``(3, 32, 32)`` for RGB rows.
     conv_channels : sequence of int, default (32, 64)
         Output channels of each convolution.
     kernel_size : int, default 3
         Square kernel of every convolution (``same`` padding).
     pool : {"max", "avg", "none"}, default "max"
-        2×2 pooling after every ``pool_every`` convolutions.
+        2×2 pooling after every ``pool_every`` convolutions. A pool halves only the axes still at least 2 pixels
+        long and is left out once the map is 1×1 (``CNN(pool_if_fits=True)``): a 1×n strip is pooled 1×2, and
+        tiny images never shrink below 1×1, so the convolutions and pools asked for always fit. On images that
+        every pool fits, such as 8×8 digits with up to three pools, this is plain 2×2 pooling.
     pool_every : int, default 1
         Convolutions between pools.
     batch_norm : bool, default True
@@ -95,7 +106,8 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
     classes_ : ndarray of shape (n_classes,)
         The sorted class labels.
     image_shape_ : tuple of int
-        ``(channels, height, width)`` used.
+        ``(channels, height, width)`` used: ``image_shape``, the shape of 3-D or 4-D ``X``, or the square or strip
+        fallback.
     n_features_in_ : int
         Pixels per image (channels·height·width).
     model_ : torch.nn.Sequential
@@ -161,8 +173,8 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         Raises
         ------
         ValueError
-            For invalid parameters, an ``image_shape`` that does not match the pixels per row, an architecture that
-            shrinks the image below 1×1, non-finite ``X``, continuous ``y`` or a single class.
+            For invalid parameters, an ``image_shape`` that does not match the pixels per row or the images in ``X``,
+            non-finite ``X``, continuous ``y`` or a single class.
         """
         self._validate_params()
         X, given_shape = _flatten_images(X)
@@ -183,7 +195,7 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
                           kernel_size=self.kernel_size, pool=self.pool, pool_every=self.pool_every,
                           batch_norm=self.batch_norm, activation=self.activation, dropout=self.dropout,
                           conv_dropout=self.conv_dropout, hidden_sizes=_hidden_sizes(self.hidden_sizes),
-                          out_features=n_out)
+                          out_features=n_out, pool_if_fits=True)
             except NeuralabError as exc:
                 raise ValueError(str(exc)) from None
             return nn.Sequential(ImageInput(shape, mean, scale), cnn)
@@ -234,7 +246,7 @@ def _flatten_images(X: Any) -> tuple[Any, tuple[int, int, int] | None]:
 
 
 def _image_shape(param: Sequence[int] | None, given: tuple[int, ...] | None, n_features: int) -> tuple[int, int, int]:
-    """(C, H, W) from the parameter, else the array's shape, else one square channel; checked against the rows."""
+    """(C, H, W) from the parameter, else the array's shape, else one square channel or a 1×n strip; checked."""
     if param is not None:
         values = np.asarray(param).reshape(-1)
         if len(values) not in (2, 3) or not all(float(v).is_integer() and v >= 1 for v in values):
@@ -248,10 +260,12 @@ def _image_shape(param: Sequence[int] | None, given: tuple[int, ...] | None, n_f
         shape = given
     else:
         side = math.isqrt(n_features)
-        if side * side != n_features:
-            raise ValueError(f"cannot lay out {n_features} features as a square image; pass image_shape=(height, "
-                             f"width) or (channels, height, width), or X as (n, height, width) images")
-        shape = (1, side, side)
+        if side * side == n_features:
+            shape = (1, side, side)
+        else:
+            shape = (1, 1, n_features)
+            logger.info("%d features are not a square: laid out as a 1×%d strip; pass image_shape to choose",
+                        n_features, n_features)
     if math.prod(shape) != n_features:
         raise ValueError(f"image_shape {shape} has {math.prod(shape)} pixels but X has {n_features} per row")
     return shape  # type: ignore[return-value]
