@@ -1,13 +1,6 @@
 """Tests of the scikit-learn autoencoder transformers.
 
-Every check of ``sklearn.utils.estimator_checks.parametrize_with_checks`` runs on two configurations of each
-transformer (plain, and one with early stopping and the model's regularisers or KL warm-up). Skipped checks:
-
-* none are marked as expected failures (``EXPECTED_FAILED_CHECKS`` is empty);
-* ``check_array_api_input`` is skipped by scikit-learn itself unless ``SCIPY_ARRAY_API=1`` is set; the
-  transformers convert every input to NumPy and do not claim Array API support.
-
-The check instances train for 2 epochs on tiny networks: the checks test the contract, not the quality.
+scikit-learn's generic estimator checks run in ``tests/estimators/test_sweep.py``, with every other estimator.
 """
 
 import copy
@@ -24,31 +17,17 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from neuralab.estimators import AutoencoderTransformer, VAETransformer
 from neuralab.estimators.autoencoder import ELBO_DRAWS
 
 FAST = dict(hidden_sizes=(8,), epochs=2, lr=0.01)
-AE_ALL_ON = dict(FAST, early_stopping=True, patience=1, batch_size=16, code_activation="sigmoid", sparsity="kl",
-                 sparsity_weight=0.1, noise="gaussian", noise_level=0.1, contractive_weight=0.01)
-VAE_ALL_ON = dict(FAST, early_stopping=True, patience=1, batch_size=16, beta=0.5, warmup_steps=5)
-EXPECTED_FAILED_CHECKS: dict[str, str] = {}
 
 
 @pytest.fixture(scope="module")
 def digits():
     x, y = load_digits(return_X_y=True)
     return train_test_split(x[:600], y[:600], test_size=0.3, random_state=0, stratify=y[:600])
-
-
-@parametrize_with_checks(
-    [AutoencoderTransformer(**FAST), AutoencoderTransformer(**AE_ALL_ON),
-     VAETransformer(**FAST), VAETransformer(**VAE_ALL_ON)],
-    expected_failed_checks=lambda est: EXPECTED_FAILED_CHECKS,
-)
-def test_sklearn_estimator_checks(estimator, check):
-    check(estimator)
 
 
 @pytest.mark.parametrize("make", [AutoencoderTransformer, VAETransformer])

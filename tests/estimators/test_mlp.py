@@ -1,15 +1,6 @@
 """Tests of the scikit-learn MLP estimators.
 
-Every check of ``sklearn.utils.estimator_checks.parametrize_with_checks`` runs on two configurations of each
-estimator (plain, and with early stopping, batch norm, dropout and a non-default loss). Skipped checks:
-
-* none are marked as expected failures (``EXPECTED_FAILED_CHECKS`` is empty);
-* ``check_array_api_input`` is skipped by scikit-learn itself unless the environment variable ``SCIPY_ARRAY_API=1``
-  is set. The estimators convert every input to NumPy and then to torch, and do not claim Array API support
-  (their ``array_api_support`` tag stays False).
-
-The check instances use ``lr=0.01`` and 10 epochs so that the accuracy (> 0.83) and R² (> 0.5) thresholds of
-``check_classifiers_train`` and ``check_regressors_train`` hold for any seed drawn with ``random_state=None``.
+scikit-learn's generic estimator checks run in ``tests/estimators/test_sweep.py``, with every other estimator.
 """
 
 import pickle
@@ -24,14 +15,10 @@ from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import GridSearchCV, train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from neuralab.estimators import MLPClassifier, MLPRegressor
 
 FAST = dict(hidden_sizes=(16,), epochs=10, lr=0.01)
-ALL_ON = dict(hidden_sizes=(16, 8), epochs=10, lr=0.01, batch_size=16, early_stopping=True, patience=3,
-              batch_norm=True, dropout=0.1)
-EXPECTED_FAILED_CHECKS: dict[str, str] = {}
 
 
 @pytest.fixture(scope="module")
@@ -46,15 +33,6 @@ def _regression(n=300, outputs=1, seed=0):
     y = 1000 + 50 * np.sin(x[:, 0]) + 30 * x[:, 1] * x[:, 2]  # a large offset: the target scaling must be undone
     y = np.column_stack([y, -3 * y][:outputs]) if outputs > 1 else y
     return x, y + rng.normal(0, 2, y.shape)
-
-
-@parametrize_with_checks(
-    [MLPClassifier(**FAST), MLPClassifier(**ALL_ON, label_smoothing=0.1),
-     MLPRegressor(**FAST), MLPRegressor(**ALL_ON, loss="huber")],
-    expected_failed_checks=lambda est: EXPECTED_FAILED_CHECKS,
-)
-def test_sklearn_estimator_checks(estimator, check):
-    check(estimator)
 
 
 def test_classifier_reaches_high_accuracy_on_digits_in_a_scaled_pipeline(digits):
