@@ -119,6 +119,11 @@ def _columns(rows: list[dict[str, Any]], first: tuple[str, ...] = ()) -> list[st
     return [k for k in first if k in seen] + [k for k in seen if k not in first]
 
 
+FINAL_NOTE = ("These rows are scored once training has ended, in evaluation mode (no dropout, the kept weights); the "
+              "learning curves and the diagnosis show each epoch's mean over its batches in training mode, so the "
+              "train loss differs between the two.")
+
+
 def _final_table(final: Any) -> str:
     if not isinstance(final, dict) or not final:
         return "<p>No final metrics were recorded.</p>"
@@ -204,6 +209,8 @@ def _page(run_dir: Path, config: dict[str, Any], metrics: dict[str, Any], enviro
         f'<p class="description">{escape(str(description))}</p>' if description else "",
         f'<p class="meta">{_meta(metrics, environment, len(history))}</p>',
         "<h2>Final metrics</h2>", _final_table(metrics.get("final")),
+        f'<p class="meta">{escape(str(metrics["loss_note"]))} {escape(FINAL_NOTE)}</p>'
+        if isinstance(metrics.get("loss_note"), str) else "",
         f'<h2>Diagnosis</h2><p class="note">{escape(note)}</p>',
         "<h2>Learning curves</h2>", curves_html,
         f"<h2>Figures</h2>{extras}" if extras else "",

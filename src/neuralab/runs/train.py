@@ -144,7 +144,7 @@ def _train(recipe: Recipe, task: Task, out: Path, resume: bool, callbacks: Seque
     run.save()
     run = Run.load(out, task)  # from here on, exactly what a user of the saved run gets
     metrics: dict[str, Any] = {"task": task.name, "monitor": monitor, "mode": mode, **summaries[0],
-                               "history": histories[0], "final": final}
+                               "history": histories[0], "final": final, "loss_note": task.loss_note(recipe)}
     if recipe.ensemble > 1:
         metrics["members"] = [{**s, "history": h} for s, h in zip(summaries, histories)]
     metrics.update(task.extra_metrics(run, data))

@@ -184,6 +184,10 @@ class Task:
         """A per-batch transform of training batches (augmentation), or None."""
         return None
 
+    def loss_note(self, recipe: Recipe) -> str:
+        """What the ``loss`` column means for this task, in a sentence for the report and ``metrics.json``."""
+        return f"loss is the recipe's {recipe.loss.name} loss, a mean over samples."
+
     def monitor(self, recipe: Recipe, data: PreparedData) -> str:
         """The logged value that picks the best epoch: ``trainer.monitor``, else the validation loss."""
         return recipe.trainer.monitor or ("val_loss" if "val" in data.splits else "train_loss")

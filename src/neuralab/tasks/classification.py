@@ -8,6 +8,7 @@ read, or a feature row holding a NaN, gets its error in its own row; the others 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,6 +57,17 @@ class Classification(Task):
 
     def data_schema(self, data: dict[str, Any]) -> type[DataConfig]:
         return TableData
+
+    def loss_note(self, recipe: Recipe) -> str:
+        smoothing = float(recipe.loss.options.get("label_smoothing", 0.0) or 0.0)
+        note = "loss is the training cross-entropy"
+        k = recipe.model.options.get("out_features")
+        if smoothing and isinstance(k, int) and k > 1:  # the entropy of the smoothed target: the lowest loss possible
+            high, low = 1 - smoothing + smoothing / k, smoothing / k
+            floor = -(high * math.log(high) + (k - 1) * low * math.log(low))
+            note += (f" with label smoothing {smoothing:g}, so it cannot fall below {floor:.3f} even when every "
+                     "prediction is right")
+        return note + "; nll is the plain log-loss of the predicted probabilities, in nats, and accuracy a fraction."
 
     def prepare(self, recipe: Recipe) -> PreparedData:
         return prepare_table(recipe, "classes")

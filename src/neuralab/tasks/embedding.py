@@ -52,6 +52,11 @@ class Embedding(Task):
     def own_data(self, path: str) -> dict[str, Any]:
         return {"name": "text", "path": path}
 
+    def loss_note(self, recipe: Recipe) -> str:
+        return ("loss is the skip-gram negative-sampling objective per (word, context) pair: the log-loss of telling "
+                "the true context word from the noise words; lower is better, but neighbours and analogies are what "
+                "count.")
+
     def prepare(self, recipe: Recipe) -> PreparedData:
         return prepare_embedding(recipe)
 

@@ -51,6 +51,7 @@ from neuralab.tasks.regression import (
     interval_coverage,
     regression_figures,
     score_values,
+    standardised_loss_note,
     validation_residuals,
     values,
 )
@@ -312,6 +313,9 @@ class Forecasting(Task):
 
     def own_data(self, path: str) -> dict[str, Any]:
         return {"name": "csv", "path": path}
+
+    def loss_note(self, recipe: Recipe) -> str:
+        return standardised_loss_note(recipe)
 
     def prepare(self, recipe: Recipe) -> PreparedData:
         return prepare_forecasting(recipe)

@@ -48,6 +48,10 @@ class LanguageModel(Task):
     def own_data(self, path: str) -> dict[str, Any]:
         return {"name": "text", "path": path}
 
+    def loss_note(self, recipe: Recipe) -> str:
+        return ("loss is the cross-entropy of the next character, in nats per character; bits_per_char is the same "
+                "divided by ln 2 (a uniform guess over V characters scores log2 V bits).")
+
     def prepare(self, recipe: Recipe) -> PreparedData:
         return prepare_language_model(recipe)
 

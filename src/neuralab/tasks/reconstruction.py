@@ -44,6 +44,10 @@ class Reconstruction(Task):
     def data_schema(self, data: dict[str, Any]) -> type[DataConfig]:
         return TableData
 
+    def loss_note(self, recipe: Recipe) -> str:
+        return ("loss is the model's own objective, per input: the reconstruction error (with its penalties), or for "
+                "a VAE the negative ELBO in nats, an upper bound on -log p(x).")
+
     def prepare(self, recipe: Recipe) -> PreparedData:
         return prepare_table(recipe, "optional")
 

@@ -130,6 +130,15 @@ def score_values(run: Run, split: Any, targets: np.ndarray) -> dict[str, float]:
     return score_outputs(run, split, combined, y)
 
 
+def standardised_loss_note(recipe: Recipe) -> str:
+    """What the loss of a regression or a forecast means: on the standardised target, unlike its other metrics."""
+    if getattr(recipe.data, "target_scaling", "none") == "standard":
+        return (f"loss is the {recipe.loss.name} on the standardised target (the target minus its training mean, "
+                "divided by its training std: 1 is no better than predicting the mean); rmse and mae are in the "
+                "target's own units.")
+    return f"loss is the {recipe.loss.name} in the target's own units, as are rmse and mae."
+
+
 def regression_figures(run: Run, data: PreparedData, metrics: dict[str, Any], out: Path) -> list[dict[str, str]]:
     """Parity, residual and coverage plots."""
     predicted = {name: values(run, split) for name, split in data.splits.items()}
@@ -166,6 +175,9 @@ class Regression(Task):
 
     def own_data(self, path: str) -> dict[str, Any]:
         return {"name": "csv", "path": path, "split": "random"}
+
+    def loss_note(self, recipe: Recipe) -> str:
+        return standardised_loss_note(recipe)
 
     @staticmethod
     def molecular(recipe: Recipe) -> bool:
