@@ -179,3 +179,25 @@ def test_bad_schedule_arguments_raise_one_line_errors(name: str, kwargs: dict, m
     with pytest.raises(NeuralabError, match=message) as info:
         build_scheduler(name, sgd(), **args)
     assert "\n" not in str(info.value)
+
+
+def test_the_momentum_schedule_switches_from_half_to_nine_tenths_and_keeps_the_lr():
+    opt = sgd(0.1)
+    opt.param_groups[0]["momentum"] = 0.9
+    schedule = build_scheduler("momentum", opt, epochs=10, steps_per_epoch=5, switch_epoch=3)
+    assert schedule.interval == "epoch"
+    seen = [opt.param_groups[0]["momentum"]]
+    for _ in range(4):
+        opt.step()
+        schedule.scheduler.step()
+        seen.append(opt.param_groups[0]["momentum"])
+    assert seen == [0.5, 0.5, 0.5, 0.9, 0.9] and opt.param_groups[0]["lr"] == 0.1
+    adam = torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+    build_scheduler("momentum", adam, epochs=2, steps_per_epoch=1)
+    assert adam.param_groups[0]["betas"][0] == 0.5
+
+
+def test_the_momentum_schedule_needs_an_optimiser_with_momentum():
+    opt = torch.optim.Adagrad([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+    with pytest.raises(NeuralabError, match="needs an optimiser with momentum"):
+        build_scheduler("momentum", opt, epochs=2, steps_per_epoch=1)

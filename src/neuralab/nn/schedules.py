@@ -30,7 +30,7 @@ from torch.optim.lr_scheduler import (
 from neuralab.errors import NeuralabError
 from neuralab.nn._checks import check_float, check_keywords, lookup
 
-__all__ = ["SCHEDULES", "WARMUP_START_FACTOR", "Schedule", "build_scheduler"]
+__all__ = ["SCHEDULES", "WARMUP_START_FACTOR", "MomentumSwitch", "Schedule", "build_scheduler"]
 
 #: The warm-up starts at this fraction of the base learning rate (LinearLR needs a factor > 0).
 WARMUP_START_FACTOR = 1e-3
@@ -50,6 +50,7 @@ SCHEDULES: dict[str, dict[str, Any]] = {
         "three_phase": False,
         "cycle_momentum": None,
     },
+    "momentum": {"initial": 0.5, "final": 0.9, "switch_epoch": 5},
     "plateau": {
         "monitor": "val_loss",
         "mode": "min",
@@ -93,7 +94,7 @@ def _warmup_steps(warmup_epochs: float, epochs: int, steps_per_epoch: int, name:
     """Warm-up length in optimiser steps (at least 1 when ``warmup_epochs > 0``); checks it leaves room."""
     if check_float("warmup_epochs", warmup_epochs, positive=False) == 0:
         return 0
-    if name in ("one_cycle", "plateau"):
+    if name in ("one_cycle", "plateau", "momentum"):
         hint = "one_cycle has its own warm-up (pct_start)" if name == "one_cycle" else "use step or cosine"
         raise NeuralabError(f"warmup_epochs is not supported with the {name!r} schedule; {hint}")
     warm, total = max(1, round(warmup_epochs * steps_per_epoch)), epochs * steps_per_epoch
@@ -146,7 +147,43 @@ def _plateau(optimizer: Optimizer, opts: dict[str, Any], epochs: int, steps_per_
     return Schedule(ReduceLROnPlateau(optimizer, **kwargs), "epoch", monitor)
 
 
-_BUILDERS = {"step": _step, "cosine": _cosine, "one_cycle": _one_cycle, "plateau": _plateau}
+class MomentumSwitch(LRScheduler):
+    """Hinton's momentum schedule for RBMs (2010, "A Practical Guide to Training Restricted Boltzmann Machines",
+    section 9): momentum ``initial`` (0.5) for the first ``switch_epoch`` epochs, while the weights are still far from
+    a good region, then ``final`` (0.9). The learning rate is left as it is. For Adam-style optimisers the momentum is
+    beta1."""
+
+    def __init__(self, optimizer: Optimizer, initial: float = 0.5, final: float = 0.9, switch_epoch: int = 5,
+                 last_epoch: int = -1) -> None:
+        for name, value in (("initial", initial), ("final", final)):
+            if not 0.0 <= check_float(name, value, positive=False) < 1.0:
+                raise NeuralabError(f"momentum {name} must be in [0, 1); got {value}")
+        self.initial, self.final = float(initial), float(final)
+        self.switch_epoch = _positive_int("switch_epoch", switch_epoch)
+        if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
+            raise NeuralabError(f"the momentum schedule needs an optimiser with momentum (sgd, momentum, nesterov, "
+                                f"rmsprop) or betas (adam, adamw); got {type(optimizer).__name__}")
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        return [group["lr"] for group in self.optimizer.param_groups]
+
+    def step(self, epoch: int | None = None) -> None:  # noqa: D102
+        super().step()
+        momentum = self.initial if self.last_epoch < self.switch_epoch else self.final
+        for group in self.optimizer.param_groups:
+            if "betas" in group:
+                group["betas"] = (momentum, group["betas"][1])
+            else:
+                group["momentum"] = momentum
+
+
+def _momentum(optimizer: Optimizer, opts: dict[str, Any], epochs: int, steps_per_epoch: int, warm: int) -> Schedule:
+    """Momentum ``initial`` for ``switch_epoch`` epochs, then ``final``; the lr is constant."""
+    return Schedule(MomentumSwitch(optimizer, **opts), "epoch")
+
+
+_BUILDERS = {"step": _step, "cosine": _cosine, "one_cycle": _one_cycle, "plateau": _plateau, "momentum": _momentum}
 
 
 def build_scheduler(

@@ -280,6 +280,7 @@ def fit(
         lrs = {name: opt.param_groups[0]["lr"] for name, opt in optimizers.by_name.items()}
         start = time.perf_counter()
         state.epoch += 1
+        optimizers.epoch = state.epoch
         for cb in callbacks:
             cb.on_epoch_start(state)
         for batch in train_loader:
@@ -288,14 +289,13 @@ def fit(
             with autocast:
                 out = step_fn(batch)
             updates, optimizers.losses = optimizers.losses, []
-            if isinstance(out, dict):
-                loss_value = out.get("loss", next(iter(out.values()), float("nan")))
+            if isinstance(out, dict):  # terms logged as train_<term>; train_loss only when there is a "loss"
                 for key, value in out.items():
                     extra.setdefault(key, []).append(value)
-                loss_value = torch.as_tensor(loss_value)
+                if "loss" in out:
+                    state.step_losses.append(torch.as_tensor(out["loss"]))
             else:
-                loss_value = out
-            state.step_losses.append(loss_value)
+                state.step_losses.append(out)
             state.step_checks.append(_checked(updates, out) if own_step else updates[-1])
             state.global_step += 1
             for cb in batch_hooks:

@@ -109,6 +109,9 @@ class Optimizers(Sequence[torch.optim.Optimizer]):
         self._params = {name: [p for group in opt.param_groups for p in group["params"] if p.requires_grad]
                         for name, opt in self.by_name.items()}
         self.losses: list[torch.Tensor] = []  # every loss backpropagated since the engine last collected them
+        # Where training stands, for models whose update changes over training (a DBN trains one layer after another):
+        # the epoch being trained (1-based) and the number of epochs, set by the engine.
+        self.epoch, self.epochs = 1, config.epochs
 
     def __getitem__(self, key: int | str | slice) -> Any:  # type: ignore[override]
         if isinstance(key, slice):
