@@ -40,6 +40,8 @@ class Case:
     loss_batch: Callable[[tuple[Any, ...], torch.Generator], Any] | None = None
     # Parameters that legitimately get no gradient, or an all-zero one, from this batch: name → the reason.
     no_gradient: dict[str, str] = field(default_factory=dict)
+    # For models trained by their own train_step (no loss method): the differentiable quantity that step descends.
+    surrogate: Callable[[nn.Module, tuple[Any, ...]], Tensor] | None = None
 
 
 def _pixels(d: int) -> Callable[[torch.Generator], tuple[Tensor]]:
@@ -69,6 +71,12 @@ CASES: dict[str, Case] = {
                      (B, 4), loss_batch=lambda inputs, g: (inputs[0], torch.randint(0, 9, (B,), generator=g)),
                      no_gradient={"input.weight": "word2vec starts the context vectors at zero, so the loss does not "
                                                 "depend on the word vectors until the first update"}),
+    # Contrastive divergence descends F(data) − F(negatives): the free energy reaches every parameter.
+    "rbm": Case(dict(in_features=12, hidden_size=6), _pixels(12), (B, 6),
+                surrogate=lambda m, inputs: m.free_energy(inputs[0]).mean()),
+    "dbn": Case(dict(in_features=12, hidden_sizes=(6, 4)), _pixels(12), (B, 4),
+                surrogate=lambda m, inputs: sum(layer.free_energy(m.up(inputs[0], i)).mean()
+                                                for i, layer in enumerate(m.layers))),
 }
 
 
@@ -78,7 +86,10 @@ def build(name: str, seed: int) -> nn.Module:
 
 
 def objective(model: nn.Module, case: Case, inputs: tuple[Any, ...], out: Tensor, g: torch.Generator) -> Tensor:
-    """The model's own loss when it has one (its ``"loss"`` entry for a dict), else the mean square output."""
+    """The model's own loss when it has one (its ``"loss"`` entry for a dict), the surrogate its train_step descends,
+    else the mean square output."""
+    if case.surrogate is not None:
+        return case.surrogate(model, inputs)
     if case.loss_batch is None:
         assert not hasattr(model, "loss"), "the model defines loss: give its case a loss_batch"
         return out.float().pow(2).mean()

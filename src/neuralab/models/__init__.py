@@ -2,13 +2,16 @@
 
 from neuralab.models.autoencoder import Autoencoder
 from neuralab.models.cnn import CNN
+from neuralab.models.dbn import DBN
 from neuralab.models.embedding import SkipGram
 from neuralab.models.mlp import MLP
 from neuralab.models.mpnn import MPNN
+from neuralab.models.rbm import RBM
 from neuralab.models.rnn import RNN, CharRNN, GlassBoxLSTM
 from neuralab.models.vae import VAE
 
 MODELS: dict[str, type] = {"mlp": MLP, "mpnn": MPNN, "cnn": CNN, "autoencoder": Autoencoder, "vae": VAE,
-                           "rnn": RNN, "char_rnn": CharRNN, "skipgram": SkipGram}
+                           "rnn": RNN, "char_rnn": CharRNN, "skipgram": SkipGram, "rbm": RBM, "dbn": DBN}
 
-__all__ = ["CNN", "MLP", "MODELS", "MPNN", "RNN", "VAE", "Autoencoder", "CharRNN", "GlassBoxLSTM", "SkipGram"]
+__all__ = ["CNN", "DBN", "MLP", "MODELS", "MPNN", "RBM", "RNN", "VAE", "Autoencoder", "CharRNN", "GlassBoxLSTM",
+           "SkipGram"]
