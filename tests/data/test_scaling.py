@@ -162,7 +162,7 @@ def test_make_scaler_by_name() -> None:
     assert isinstance(make_scaler("robust"), RobustScaler)
     assert all(make_scaler(name).name == name for name in SCALERS)  # type: ignore[arg-type]
     with pytest.raises(DataError, match=r"unknown scaler 'standrad' \(did you mean 'standard'\?\); expected one of: "
-                                        r"standard, global, minmax, none, robust$"):
+                                        r"standard, global, global_minmax, minmax, none, robust$"):
         make_scaler("standrad")  # type: ignore[arg-type]
 
 

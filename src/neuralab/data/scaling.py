@@ -28,10 +28,10 @@ from torch import Tensor
 
 from neuralab.errors import DataError, did_you_mean
 
-__all__ = ["SCALERS", "GlobalStandardizer", "IdentityScaler", "MinMaxScaler", "RobustScaler", "Standardizer",
+__all__ = ["SCALERS", "GlobalMinMaxScaler", "GlobalStandardizer", "IdentityScaler", "MinMaxScaler", "RobustScaler", "Standardizer",
            "make_scaler"]
 
-ScalerName = Literal["standard", "global", "minmax", "none", "robust"]
+ScalerName = Literal["standard", "global", "global_minmax", "minmax", "none", "robust"]
 
 
 def _as_tensor(x: Tensor | np.ndarray, who: str) -> Tensor:
@@ -147,6 +147,18 @@ class GlobalStandardizer(_AffineScaler):
     def _statistics(self, x: Tensor) -> tuple[Tensor, Tensor]:
         ones = torch.ones_like(x[0])
         return x.mean() * ones, x.std(correction=0) * ones
+
+
+class GlobalMinMaxScaler(_AffineScaler):
+    """Map the training data's overall range to [0, 1] with one min and one max for every feature: pixel values
+    (0–16 digits) become intensities in [0, 1], as binary units model."""
+
+    name = "global_minmax"
+    shift_key = "min"
+
+    def _statistics(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        ones = torch.ones_like(x[0])
+        return x.min() * ones, (x.max() - x.min()) * ones
 
 
 class MinMaxScaler(_AffineScaler):
@@ -276,6 +288,7 @@ class IdentityScaler:
 SCALERS: dict[str, type[Standardizer | GlobalStandardizer | MinMaxScaler | IdentityScaler | RobustScaler]] = {
     "standard": Standardizer,
     "global": GlobalStandardizer,
+    "global_minmax": GlobalMinMaxScaler,
     "minmax": MinMaxScaler,
     "none": IdentityScaler,
     "robust": RobustScaler,
@@ -283,7 +296,8 @@ SCALERS: dict[str, type[Standardizer | GlobalStandardizer | MinMaxScaler | Ident
 
 
 def make_scaler(name: ScalerName) -> Standardizer | MinMaxScaler | IdentityScaler | RobustScaler:
-    """Return a new, unfitted scaler by name: ``"standard"``, ``"global"``, ``"minmax"``, ``"none"`` or ``"robust"``.
+    """Return a new, unfitted scaler by name: ``"standard"``, ``"global"``, ``"global_minmax"``, ``"minmax"``,
+    ``"none"`` or ``"robust"``.
 
     Raises
     ------

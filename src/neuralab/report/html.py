@@ -29,7 +29,7 @@ logger = logging.getLogger(__name__)
 
 REPORT = "report.html"
 SPLITS = ("train", "val", "test")
-MIME = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
+MIME = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif"}  # GIF: animations
 DASH = "\u2014"
 
 CSS = """
@@ -158,7 +158,7 @@ def _figure_path(run_dir: Path, name: Any) -> Path | None:
         return None
     path = (run_dir / name).resolve()
     if not path.is_relative_to(run_dir.resolve()) or not path.is_file() or path.suffix.lower() not in MIME:
-        logger.warning("figures.json: %r is not a PNG/JPEG file inside %s; skipped", name, run_dir)
+        logger.warning("figures.json: %r is not a PNG, JPEG or GIF file inside %s; skipped", name, run_dir)
         return None
     return path
 

@@ -176,7 +176,8 @@ class Run:
             return functools.partial(getattr(task, name), self)
         others = task.offering("verbs", name)
         if others:
-            raise VerbError(f"{name} is for {' and '.join(others)} runs; {self.path} is a run of task {task.name} "
+            listed = " and ".join(others) if len(others) < 3 else f"{', '.join(others[:-1])} and {others[-1]}"
+            raise VerbError(f"{name} is for {listed} runs; {self.path} is a run of task {task.name} "
                             f"({type(self.model).__name__})")
         offered = f"; its task offers: {', '.join(task.verbs)}" if task.verbs else ""
         raise AttributeError(f"a {task.name} run has no {name!r}{offered}")

@@ -139,8 +139,8 @@ def _train(recipe: Recipe, task: Task, out: Path, resume: bool, callbacks: Seque
                    out / member_dir / "final.ckpt")
         models.append(model), histories.append(state.history), summaries.append(summary)
     run = Run(out, recipe, task, models, data.inputs, data.y_scaler, data.classes)
+    run.calibration = task.calibrate(run, data)  # first: a score may use it (an RBM's log Z gives its likelihood)
     final = {name: run.score_split(split, data.targets[name]) for name, split in data.splits.items()}
-    run.calibration = task.calibrate(run, data)
     run.save()
     run = Run.load(out, task)  # from here on, exactly what a user of the saved run gets
     metrics: dict[str, Any] = {"task": task.name, "monitor": monitor, "mode": mode, **summaries[0],

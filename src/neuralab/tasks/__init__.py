@@ -30,6 +30,7 @@ from neuralab.runs.store import read_config
 from neuralab.runs.train import resolve, train_run
 from neuralab.tasks.base import Predictions, Task
 from neuralab.tasks.classification import Classification
+from neuralab.tasks.density import Density
 from neuralab.tasks.embedding import Embedding
 from neuralab.tasks.forecasting import Forecasting
 from neuralab.tasks.language_model import LanguageModel
@@ -47,6 +48,7 @@ TASKS: dict[str, Task] = {
     "language_model": LanguageModel(),
     "embedding": Embedding(),
     "reconstruction": Reconstruction(),
+    "density": Density(),
 }
 
 #: The task of a recipe that names none, from its data set (recipes written before tasks were required).

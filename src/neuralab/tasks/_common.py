@@ -4,6 +4,8 @@ reading image files the way a run's training images were prepared."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -11,14 +13,16 @@ import torch
 
 from neuralab.data.datasets import IMAGE_READERS
 from neuralab.data.digit_images import load_digit_images
-from neuralab.errors import DataError
+from neuralab.errors import DataError, NeuralabError
+from neuralab.tasks._tables import flag_non_finite, read_rows
 from neuralab.train import evaluate
 from neuralab.train.metrics import compute_metrics
 
 if TYPE_CHECKING:
     from neuralab.runs.run import Run
 
-__all__ = ["FEATURE_FILES", "IMAGES_FAILED", "image_reader", "read_images", "score_outputs", "own_loss"]
+__all__ = ["FEATURE_FILES", "IMAGES_FAILED", "Inputs", "image_reader", "read_images", "read_inputs", "score_outputs",
+           "own_loss"]
 
 FEATURE_FILES = (".csv", ".npy")
 IMAGES_FAILED = "{failed} of {total} images could not be read (see their rows)"
@@ -60,3 +64,39 @@ def score_outputs(run: Run, split: Any, combined: torch.Tensor, y: torch.Tensor)
 def own_loss(run: Run, split: Any) -> dict[str, float]:
     """The model's own objective and its terms over a prepared split (a VAE's ELBO and KL, a language model's nats)."""
     return evaluate(run.model, split, loss=run.model.loss, batch_size=max(run.recipe.trainer.batch_size, 1024))
+
+
+@dataclass
+class Inputs:
+    """Inputs read for ``predict``: the rows that could be read, and every input's name and error."""
+
+    x: np.ndarray  # the readable rows (images or feature rows), in the order of ``names``
+    names: list[str]  # the name of each readable row
+    order: list[str]  # every input's name, in the order given: the rows of the output
+    errors: dict[str, str]  # the reason of each input that could not be read
+    failed_note: str
+
+
+def read_inputs(run: Run, inputs: Sequence[Any]) -> Inputs:
+    """Image files (for a run trained on images, prepared as its training images were) or feature rows (``.csv`` /
+    ``.npy`` / arrays, a row holding NaN flagged); an unreadable input gets its error, the others are kept."""
+    if not inputs:
+        raise NeuralabError("give one or more input files (.csv or .npy feature rows, or images)")
+    files = [str(i) for i in inputs if isinstance(i, (str, Path))]
+    reader = image_reader(run)
+    pictures = [f for f in files if not f.lower().endswith(FEATURE_FILES)]
+    if pictures and (reader is None or len(pictures) < len(inputs)):
+        raise DataError(f"{pictures[0]}: give image files (runs trained on images) or feature files (.csv/.npy), "
+                        "not both")
+    if pictures:
+        read, errors = read_images(files, reader)
+        names = [p for p in files if p not in errors]
+        return Inputs(np.concatenate([read[p] for p in names]), names, files, errors, IMAGES_FAILED)
+    x, names = read_rows(inputs)
+    flags = flag_non_finite(x)
+    keep = [i for i, flag in enumerate(flags) if flag is None]
+    if not keep:
+        raise DataError(f"no row can be predicted: row {names[0]}: {flags[0]}")
+    errors = {name: flag for name, flag in zip(names, flags) if flag is not None}
+    return Inputs(x[keep], [names[i] for i in keep], names, errors,
+                  "{failed} of {total} rows could not be predicted (see the error column)")

@@ -38,12 +38,13 @@ class TableData(FoldsConfig):
 
     ``split`` is ``random``, ``stratified`` (class proportions kept) or ``predefined`` (the data set's own
     train/test split, validation carved from train). ``scaling`` is fitted on the training part only: per feature
-    (``standard``, ``minmax``, ``robust``), or one mean and std for every pixel (``global``, for images given as
-    rows); ``pixels`` divides by 255 and keeps the image shape. ``augment`` distorts training images each batch.
+    (``standard``, ``minmax``, ``robust``), or one statistic for every pixel (``global``: one mean and std;
+    ``global_minmax``: the overall range to [0, 1]), for images given as rows; ``pixels`` divides by 255 and keeps
+    the image shape. ``augment`` distorts training images each batch.
     """
 
     split: Literal["random", "stratified", "predefined"] = "random"
-    scaling: Literal["standard", "global", "minmax", "robust", "pixels", "none"] = "standard"
+    scaling: Literal["standard", "global", "global_minmax", "minmax", "robust", "pixels", "none"] = "standard"
     augment: AugmentConfig | None = None
 
     @model_validator(mode="after")

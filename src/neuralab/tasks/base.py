@@ -36,7 +36,7 @@ from neuralab.train.state import atomic_write_text
 if TYPE_CHECKING:
     from neuralab.runs.run import Run
 
-__all__ = ["Task", "Predictions", "Column", "offering"]
+__all__ = ["Task", "Predictions", "Column", "offering", "join_names"]
 
 Column = tuple[str, Callable[[dict[str, Any]], str]]  # a terminal table's header and how a row shows in it
 
@@ -233,8 +233,8 @@ class Task:
     def write_samples(self, run: Run, output: Path | None, **options: Any) -> str:
         """Draw new data from a generative run (the CLI's ``sample``); return the text drawn or a line saying what
         was written where."""
-        raise NeuralabError(f"{run.path} is a {self.name} run ({type(run.model).__name__}), which cannot sample; "
-                            f"sampling is for {' and '.join(offering('sample_options'))} runs")
+        raise NeuralabError(f"{run.path} is a run of task {self.name} ({type(run.model).__name__}), which cannot "
+                            f"sample; sampling is for {join_names(offering('sample_options'))} runs")
 
     @staticmethod
     def offering(attribute: str, item: str | None = None) -> list[str]:
@@ -268,3 +268,9 @@ def offering(attribute: str, item: str | None = None) -> list[str]:
         if (item in values) if item is not None else bool(values):
             names.append(fields["name"].default)
     return names
+
+
+def join_names(names: Sequence[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``: a list in a sentence."""
+    names = list(names)
+    return " and ".join(names) if len(names) < 3 else f"{', '.join(names[:-1])} and {names[-1]}"

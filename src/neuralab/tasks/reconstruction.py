@@ -17,12 +17,12 @@ import numpy as np
 import torch
 
 from neuralab.data.prepared import PreparedData
-from neuralab.errors import DataError, NeuralabError
+from neuralab.errors import NeuralabError
 from neuralab.report.autoencoder import autoencoder_figures
 from neuralab.report.images import samples_grid
 from neuralab.runs.recipe import DataConfig, Recipe
-from neuralab.tasks._common import FEATURE_FILES, IMAGES_FAILED, image_reader, own_loss, read_images
-from neuralab.tasks._tables import TableData, augmentation, flag_non_finite, prepare_table, read_rows, table_inputs
+from neuralab.tasks._common import own_loss, read_inputs
+from neuralab.tasks._tables import TableData, augmentation, prepare_table, table_inputs
 from neuralab.tasks.base import Predictions, Task
 
 if TYPE_CHECKING:
@@ -121,27 +121,8 @@ class Reconstruction(Task):
         self.check_options("predict", self.predict_options, options)
         if not inputs:
             raise NeuralabError("give one or more input files (.csv or .npy feature rows, or images)")
-        files = [str(i) for i in inputs if isinstance(i, (str, Path))]
-        reader = image_reader(run)
-        pictures = [f for f in files if not f.lower().endswith(FEATURE_FILES)]
-        if pictures and (reader is None or len(pictures) < len(inputs)):
-            raise DataError(f"{pictures[0]}: give image files (runs trained on images) or feature files (.csv/.npy), "
-                            "not both")
-        images = bool(pictures)
-        errors: dict[str, str] = {}
-        if images:  # an unreadable image gets its error in its row; the others are still scored
-            read, errors = read_images(files, reader)
-            names, order = [p for p in files if p not in errors], files
-            x = np.concatenate([read[p] for p in names])
-        else:
-            x, names = read_rows(inputs)
-            flags = flag_non_finite(x)
-            errors = {name: flag for name, flag in zip(names, flags) if flag is not None}
-            order = names
-            keep = [i for i, flag in enumerate(flags) if flag is None]
-            if not keep:
-                raise DataError(f"no row can be scored: row {names[0]}: {flags[0]}")
-            x, names = x[keep], [names[i] for i in keep]
+        batch = read_inputs(run, inputs)
+        x, names, order, errors = batch.x, batch.names, batch.order, batch.errors
         scores, codes = self.anomaly_score(run, x), self.transform(run, x)
         found = {name: (float(s), code) for name, s, code in zip(names, scores, codes)}
         width = codes.shape[1]
@@ -161,4 +142,4 @@ class Reconstruction(Task):
         table = [("input", lambda r: r["input"]), ("anomaly score (nats)", lambda r: f"{r['anomaly_score']:.2f}"),
                  ("code", code)]
         return Predictions(["input", "anomaly_score", *(f"z{j}" for j in range(width)), "error"], rows, table,
-                           failed_note=IMAGES_FAILED if images else Predictions.failed_note)
+                           failed_note=batch.failed_note)
