@@ -106,3 +106,12 @@ def test_diagnose_is_deterministic():
 def test_bad_mode_is_a_user_error():
     with pytest.raises(NeuralabError, match="mode must be one of 'min', 'max', 'auto'; got 'down'"):
         diagnose(history(TRAIN_CONVERGED), mode="down")
+
+
+def test_a_model_without_a_training_loss_is_judged_by_its_free_energy_gap():
+    growing = [{"epoch": e, "val_free_energy_gap": 0.1 * e} for e in range(1, 10)]
+    assert diagnose(growing, monitor="val_pseudo_log_likelihood").startswith("Possible overfitting: this model logs "
+                                                                             "no training loss")
+    level = [{"epoch": e, "val_free_energy_gap": 0.5} for e in range(1, 10)]
+    assert diagnose(level, monitor="val_pseudo_log_likelihood").startswith("No sign of overfitting")
+    assert diagnose([{"epoch": 1, "val_reconstruction_error": 1.0}]).startswith("No training loss was logged")

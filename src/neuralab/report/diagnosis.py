@@ -134,6 +134,22 @@ def _still_falling(train: Series, val: Series, mode: str) -> str | None:
             f"Train for more epochs or raise the learning rate.")
 
 
+def _without_loss(history: Sequence[dict[str, Any]]) -> str:
+    """A model that trains by its own rule (contrastive divergence) and logs no loss: read its free-energy gap."""
+    gap = _series(history, "val_free_energy_gap")
+    if len(gap) >= 3:
+        third = max(1, len(gap) // 3)
+        early, late = gap[third - 1][1], gap[-1][1]
+        trend = "kept growing" if late > early + abs(early) * OVERFIT_RISE and late > 0 else "stayed level"
+        verdict = "Possible overfitting" if trend == "kept growing" else "No sign of overfitting"
+        return (f"{verdict}: this model logs no training loss (it trains by its own rule), and the gap between the "
+                f"free energy of validation and training data {trend} over the last two thirds of training "
+                f"({_fmt(early)} at epoch {_epoch(gap[third - 1][0])}, {_fmt(late)} at the end; Hinton 2010, section "
+                "6). Judge it by its samples and its log-likelihood too.")
+    return ("No training loss was logged: this model trains by its own rule; judge it by its monitors, its samples "
+            "and its likelihood.")
+
+
 def diagnose(history: list[dict], *, monitor: str = "val_loss", mode: str = "min",
              adversarial: bool = False) -> str:
     """Say in one or two sentences whether a run over-fitted, under-fitted, diverged or fits well.
@@ -196,6 +212,8 @@ def diagnose(history: list[dict], *, monitor: str = "val_loss", mode: str = "min
     if adversarial:
         return ("Adversarial training: generator and discriminator losses do not measure over- or under-fitting; "
                 "judge the generated samples instead.")
+    if not train:
+        return _without_loss(history)
     if len(train) < 2:
         return "Too short to judge: fewer than two epochs logged a train loss. Train for more epochs."
     if monitor.startswith("val_") and _series(history, monitor):
