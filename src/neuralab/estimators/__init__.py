@@ -3,5 +3,6 @@
 from neuralab.estimators.autoencoder import AutoencoderTransformer, VAETransformer
 from neuralab.estimators.cnn import CNNClassifier
 from neuralab.estimators.mlp import MLPClassifier, MLPRegressor
+from neuralab.estimators.rbm import RBM
 
-__all__ = ["AutoencoderTransformer", "CNNClassifier", "MLPClassifier", "MLPRegressor", "VAETransformer"]
+__all__ = ["AutoencoderTransformer", "CNNClassifier", "MLPClassifier", "MLPRegressor", "RBM", "VAETransformer"]
