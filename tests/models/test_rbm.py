@@ -152,3 +152,34 @@ def test_a_dbn_trains_its_layers_one_after_another():
     assert state.optimizers.names == ["layer0", "layer1"]
     assert dbn.current == 1 and [m.weight.shape for m in dbn.encoder_layers()] == [(6, 8), (4, 6)]
     assert dbn.sample(3, torch.Generator().manual_seed(0), steps=5).shape == (3, 8)
+
+
+class Capture:
+    """Stands in for the engine's optimisers: keeps the gradients a train_step hands over."""
+
+    def apply_gradients(self, gradients, loss, group=0):
+        self.gradients, self.loss = gradients, loss
+        return loss
+
+
+@pytest.mark.parametrize("visible, sparsity", [("bernoulli", 0.0), ("gaussian", 0.0), ("bernoulli", 0.5)])
+def test_the_closed_form_cd_gradient_equals_backpropagating_the_surrogate(visible, sparsity):
+    rbm = tiny(visible, v=7, h=5, scale=0.3)
+    rbm.sparsity_target, rbm.sparsity_cost = 0.1, sparsity
+    x = torch.rand(16, 7) if visible == "bernoulli" else torch.randn(16, 7)
+    torch.manual_seed(5)
+    capture = Capture()
+    rbm.train_step((x,), capture)
+    torch.manual_seed(5)  # the same negatives
+    with torch.no_grad():
+        negatives = rbm.gibbs(rbm.visible.sample(rbm.visible_mean(torch.bernoulli(rbm.hidden_probs(x)))), 0)
+    surrogate = rbm.free_energy(x).mean() - rbm.free_energy(negatives).mean()
+    if sparsity:
+        q = rbm.hidden_probs(x).mean(0)
+        surrogate = surrogate + sparsity * torch.nn.functional.binary_cross_entropy(q, torch.full_like(q, 0.1),
+                                                                                     reduction="sum")
+    params = [rbm.weight.weight, rbm.weight.bias, rbm.visible.bias]
+    expected = torch.autograd.grad(surrogate, params)
+    for param, grad in zip(params, expected):
+        assert torch.allclose(capture.gradients[param], grad, atol=1e-5)
+    assert capture.loss == pytest.approx(float(surrogate.detach()), abs=1e-4)

@@ -34,6 +34,9 @@ class _Layer:
     def update(self, loss: torch.Tensor, group: int | str = 0, **kwargs: Any) -> torch.Tensor:
         return self.optimizers.update(loss, self.group, **kwargs)
 
+    def apply_gradients(self, gradients: Any, loss: torch.Tensor, group: int | str = 0) -> torch.Tensor:
+        return self.optimizers.apply_gradients(gradients, loss, self.group)
+
 
 class DBN(nn.Module):
     """A stack of RBMs, trained greedily.

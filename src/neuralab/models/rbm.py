@@ -121,7 +121,7 @@ class RBM(nn.Module):
     # --- the model ------------------------------------------------------------------------------------------
 
     def _flat(self, x: torch.Tensor) -> torch.Tensor:
-        x = x.flatten(1).float()
+        x = x.flatten(1).to(self.weight.weight.dtype)
         if x.shape[1] != self.in_features:
             raise NeuralabError(f"RBM expects {self.in_features} visible values per example; got input of shape "
                                 f"{tuple(x.shape)}")
@@ -186,27 +186,71 @@ class RBM(nn.Module):
     # --- training through the engine ------------------------------------------------------------------------
 
     def train_step(self, batch: Sequence[torch.Tensor], optimizers: Any) -> dict[str, torch.Tensor]:
-        """One contrastive-divergence update through ``optimizers.update``."""
+        """One contrastive-divergence update, applied by the engine's optimiser.
+
+        The gradient of ``mean F(data) − mean F(negatives)`` has a closed form (``−⟨h dᵀ⟩_data + ⟨h dᵀ⟩_negatives``
+        for the weights, with ``d`` what the hidden units see), so it is computed directly and handed to
+        ``optimizers.apply_gradients``, which adds the weight decay and takes the step, as ``update`` would after a
+        backward pass. Learned Gaussian σ backpropagates the surrogate instead.
+        """
         v0 = self._flat(batch[0])
         if self.binarize and isinstance(self.visible, BernoulliUnits):
             v0 = torch.bernoulli(v0.clamp(0, 1))
         if self.reference is None or len(self.reference) < REFERENCE_ROWS:
             kept = v0.detach()[:REFERENCE_ROWS - (0 if self.reference is None else len(self.reference))]
             self.reference = kept if self.reference is None else torch.cat([self.reference, kept])
+        if self.visible.bias.requires_grad and getattr(self.visible, "log_sigma", None) is not None \
+                and self.visible.log_sigma.requires_grad:
+            return self._train_step_autograd(v0, optimizers)
         with torch.no_grad():
+            d0 = self.visible.drive(v0)
+            pre0 = self.weight(d0)
+            h0 = torch.sigmoid(pre0)
             if self.persistent:
                 if self.chains is None:  # started from the visible units' own distribution with h = 0
                     off = torch.zeros(self.n_chains, self.hidden_size, device=v0.device)
                     self.chains = self.visible.sample(self.visible_mean(off))
                 negatives = self.chains = self.gibbs(self.chains, self.k)
+                reconstruction = self.visible_mean(h0)
             else:
-                negatives = self.gibbs(v0, self.k)
+                reconstruction = self.visible_mean(torch.bernoulli(h0))  # the first step of the chain
+                negatives = self.gibbs(self.visible.sample(reconstruction), self.k - 1)
+            dk = self.visible.drive(negatives)
+            prek = self.weight(dk)
+            hk = torch.sigmoid(prek)
+            free0 = self.visible.energy(v0) - F.softplus(pre0).sum(-1)
+            loss = free0.mean() - (self.visible.energy(negatives) - F.softplus(prek).sum(-1)).mean()
+            n0, nk = len(v0), len(negatives)
+            grad_w = hk.T @ dk / nk - h0.T @ d0 / n0  # (H, V)
+            grad_c = hk.mean(0) - h0.mean(0)
+            grad_b = self._visible_bias_gradient(v0) - self._visible_bias_gradient(negatives)
+            if self.sparsity_cost > 0 and self.sparsity_target is not None:
+                q = h0.mean(0).clamp(1e-6, 1 - 1e-6)
+                # d/dpre of cost·Σ_j BCE(q_j, p) through q_j = mean_b sigmoid(pre_bj)
+                delta = self.sparsity_cost * (q - self.sparsity_target) / (q * (1 - q)) * h0 * (1 - h0) / n0
+                grad_w, grad_c = grad_w + delta.T @ d0, grad_c + delta.sum(0)
+                loss = loss + self.sparsity_cost * F.binary_cross_entropy(
+                    q, torch.full_like(q, self.sparsity_target), reduction="sum")
+            error = (v0 - reconstruction).pow(2).sum(-1).mean()
+        optimizers.apply_gradients({self.weight.weight: grad_w, self.weight.bias: grad_c, self.visible.bias: grad_b},
+                                   loss)
+        return {"reconstruction_error": error, "free_energy": free0.mean()}
+
+    def _visible_bias_gradient(self, v: torch.Tensor) -> torch.Tensor:
+        """``∂ mean F(v) / ∂b``: ``−mean v`` for Bernoulli units, ``−mean (v − b)/σ²`` for Gaussian ones."""
+        if isinstance(self.visible, BernoulliUnits):
+            return -v.mean(0)
+        return -((v - self.visible.bias) / self.visible.sigma ** 2).mean(0)
+
+    def _train_step_autograd(self, v0: torch.Tensor, optimizers: Any) -> dict[str, torch.Tensor]:
+        """The update by backpropagating ``mean F(data) − mean F(negatives)`` (learned σ has no simple closed form)."""
+        with torch.no_grad():
+            negatives = self.chains = self.gibbs(self.chains if self.persistent and self.chains is not None else v0,
+                                                 self.k)
+            if not self.persistent:
+                self.chains = None
         positive = self.free_energy(v0)
         loss = positive.mean() - self.free_energy(negatives).mean()
-        if self.sparsity_cost > 0 and self.sparsity_target is not None:
-            q = self.hidden_probs(v0).mean(0).clamp(1e-6, 1 - 1e-6)
-            loss = loss + self.sparsity_cost * F.binary_cross_entropy(q, torch.full_like(q, self.sparsity_target),
-                                                                      reduction="sum")
         optimizers.update(loss)
         with torch.no_grad():
             error = (v0 - self.reconstruct(v0)).pow(2).sum(-1).mean()

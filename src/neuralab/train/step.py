@@ -147,6 +147,27 @@ class Optimizers(Sequence[torch.optim.Optimizer]):
             total = loss + self.penalty(self.model if len(self.names) == 1 else params)
         optimizer.zero_grad(set_to_none=True)
         total.backward(retain_graph=retain_graph)
+        return self._step(name, loss)
+
+    def apply_gradients(self, gradients: Mapping[torch.Tensor, torch.Tensor], loss: torch.Tensor,
+                        group: int | str = 0) -> torch.Tensor:
+        """One step of ``group`` along gradients a model worked out itself (an RBM's contrastive divergence has a
+        closed form, cheaper than backpropagating a surrogate); otherwise exactly :meth:`update`: the penalty's
+        gradient is added, then all-reduce, clipping, ``step()``, max-norm, and ``loss`` is kept for the
+        non-finite check. ``gradients`` maps each parameter of the group to its gradient."""
+        name = self._name(group)
+        optimizer, params = self.by_name[name], self._params[name]
+        optimizer.zero_grad(set_to_none=True)
+        for param in params:
+            if param in gradients:
+                param.grad = gradients[param].detach().to(param.dtype)
+        if self.penalty.active:  # accumulates the penalty's gradient into .grad
+            self.penalty(self.model if len(self.names) == 1 else params).backward()
+        return self._step(name, loss)
+
+    def _step(self, name: str, loss: torch.Tensor) -> torch.Tensor:
+        """After the gradients: all-reduce, clip, step, max-norm; the loss is kept for the non-finite check."""
+        optimizer, params = self.by_name[name], self._params[name]
         if self.team.distributed:
             self.team.all_reduce_gradients(params)
         if self.grad_clip is not None:
