@@ -54,6 +54,12 @@ def _tokens(vocab: int, length: int) -> Callable[[torch.Generator], tuple[Tensor
     return lambda g: (torch.randint(0, vocab, (B, length), generator=g),)
 
 
+def _ratings(g: torch.Generator, columns: int = 6) -> Tensor:
+    """Rows of ratings ``(B, columns)`` in 1..5, about two thirds of them present, the rest 0 (absent)."""
+    values = torch.randint(1, 6, (B, columns), generator=g)
+    return (values * (torch.rand(B, columns, generator=g) < 0.67)).to(torch.int8)
+
+
 CASES: dict[str, Case] = {
     "mlp": Case(dict(in_features=5, hidden_sizes=(8,)), lambda g: (torch.randn(B, 5, generator=g),), (B, 1)),
     "mpnn": Case(dict(atom_fdim=ATOM_FDIM, bond_fdim=BOND_FDIM, hidden_size=8, ffn_hidden_sizes=(8,)),
@@ -77,6 +83,13 @@ CASES: dict[str, Case] = {
     "dbn": Case(dict(in_features=12, hidden_sizes=(6, 4)), _pixels(12), (B, 4),
                 surrogate=lambda m, inputs: sum(layer.free_energy(m.up(inputs[0], i)).mean()
                                                 for i, layer in enumerate(m.layers))),
+    # Recommenders eat rows of ratings, 0 for an absent one; RBM-CF's CD descends its free energy.
+    "rbm_cf": Case(dict(n_columns=6, hidden_size=4, conditional=True), lambda g: (_ratings(g), _ratings(g) > 0),
+                   (B, 4), surrogate=lambda m, inputs: m.free_energy(*inputs).mean()),
+    "autorec": Case(dict(n_columns=6, hidden_size=4), lambda g: (_ratings(g),), (B, 6),
+                    loss_batch=lambda inputs, g: (torch.arange(B), inputs[0], inputs[0], None)),
+    "mf": Case(dict(n_rows=4, n_columns=6, factors=2), lambda g: (torch.tensor([0, 1, 3]),), (B, 6),
+               loss_batch=lambda inputs, g: (inputs[0], _ratings(g), _ratings(g), None)),
 }
 
 

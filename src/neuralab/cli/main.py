@@ -16,6 +16,7 @@ import neuralab
 from neuralab.cli import experiments as experiment_commands
 from neuralab.cli import generate as generate_commands
 from neuralab.cli import inspect as inspect_commands
+from neuralab.cli import recommend as recommend_commands
 from neuralab.cli import run as run_commands
 from neuralab.cli import sequences as sequence_commands
 from neuralab.cli._console import err_console
@@ -51,6 +52,7 @@ inspect_commands.register(app)
 generate_commands.register(app)
 experiment_commands.register(app)
 sequence_commands.register(app)
+recommend_commands.register(app)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -112,7 +112,8 @@ def _train(recipe: Recipe, task: Task, out: Path, resume: bool, callbacks: Seque
     world_size = 1  # processes training together under torchrun
     for member in range(recipe.ensemble):
         member_dir = Path("checkpoints") if recipe.ensemble == 1 else Path("checkpoints") / f"member-{member}"
-        trainer = recipe.trainer.model_copy(update={"seed": recipe.trainer.seed + member})
+        # The task's monitor (a recommender's val_rmse, an RBM's pseudo-likelihood) is early stopping's default too.
+        trainer = recipe.trainer.model_copy(update={"seed": recipe.trainer.seed + member, "monitor": monitor})
         seed_everything(trainer.seed)  # the model's initial weights depend on the seed too
         model = build_model(recipe)
         task.init_model(model, data)

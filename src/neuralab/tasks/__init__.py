@@ -34,6 +34,7 @@ from neuralab.tasks.density import Density
 from neuralab.tasks.embedding import Embedding
 from neuralab.tasks.forecasting import Forecasting
 from neuralab.tasks.language_model import LanguageModel
+from neuralab.tasks.recommendation import Recommendation
 from neuralab.tasks.reconstruction import Reconstruction
 from neuralab.tasks.regression import Regression
 from neuralab.train import Callback
@@ -49,6 +50,7 @@ TASKS: dict[str, Task] = {
     "embedding": Embedding(),
     "reconstruction": Reconstruction(),
     "density": Density(),
+    "recommendation": Recommendation(),
 }
 
 #: The task of a recipe that names none, from its data set (recipes written before tasks were required).
