@@ -20,6 +20,15 @@ def test_set_overrides_values_with_yaml_types():
     assert recipe.trainer.early_stopping is None
 
 
+def test_naming_another_optimiser_drops_the_recipes_options_for_the_old_one():
+    sgd = load_recipe("movielens-rbm").optimizer
+    assert sgd.name == "sgd" and sgd.momentum == 0.9
+    adam = load_recipe("movielens-rbm", ["optimizer.name=adam", "optimizer.lr=0.01"]).optimizer.model_dump()
+    assert adam == {"groups": {}, "name": "adam", "lr": 0.01}, "Adam has no momentum option"
+    kept = load_recipe("movielens-rbm", ["optimizer.name=nesterov", "optimizer.momentum=0.5"]).optimizer
+    assert kept.name == "nesterov" and kept.momentum == 0.5 and kept.lr == sgd.lr, "options given with it stay"
+
+
 @pytest.mark.parametrize("override, message", [
     ("trainer.epocs=5", r"trainer\.epocs: unknown key \(did you mean 'epochs'\?\)"),
     ("trainer.early_stopping.patients=3", r"trainer\.early_stopping\.patients: unknown key \(did you mean 'patience'"),

@@ -33,6 +33,8 @@ def recommend(
     rate: list[str] = typer.Option(None, "--rate", help="A new user's rating, TITLE=RATING (repeat it); a title is "
                                    "as listed, e.g. \"Toy Story (1995)\", or id:N."),
     k: int = typer.Option(10, "-k", "--k", help="How many items."),
+    min_ratings: int = typer.Option(10, "--min-ratings", help="Leave out items with fewer training ratings than this "
+                                    "(0 keeps all): a rating predicted from two ratings tops lists by chance."),
 ) -> None:
     """The top-k items a user has not rated, with the ratings the model predicts.
 
@@ -53,7 +55,7 @@ def recommend(
         for text in rate:
             title, value = _parse_rating(text)
             ratings[title] = value
-    rows = loaded.recommend(user=user, ratings=ratings, k=k)
+    rows = loaded.recommend(user=user, ratings=ratings, k=k, min_ratings=min_ratings)
     who = f"user {user}" if user is not None else f"a new user with {len(rate)} rating{'s' if len(rate) > 1 else ''}"
     console.print(f"top {len(rows)} for {escape(who)}:")
     table = new_table("#", "title", "predicted rating", "genres")

@@ -4,5 +4,7 @@ from neuralab.estimators.autoencoder import AutoencoderTransformer, VAETransform
 from neuralab.estimators.cnn import CNNClassifier
 from neuralab.estimators.mlp import MLPClassifier, MLPRegressor
 from neuralab.estimators.rbm import RBM
+from neuralab.estimators.recommender import RBMRecommender
 
-__all__ = ["AutoencoderTransformer", "CNNClassifier", "MLPClassifier", "MLPRegressor", "RBM", "VAETransformer"]
+__all__ = ["AutoencoderTransformer", "CNNClassifier", "MLPClassifier", "MLPRegressor", "RBM", "RBMRecommender",
+           "VAETransformer"]

@@ -60,6 +60,10 @@ def read_recipe(name_or_path: str | Path, overrides: list[str] | tuple[str, ...]
     return raw
 
 
+# Sections whose options belong to the thing they name, and the keys every one of those things shares.
+_SWAPPABLE = {"optimizer": {"name", "lr", "groups"}, "scheduler": {"name", "warmup_epochs", "groups"}}
+
+
 def apply_overrides(raw: dict[str, Any], overrides: list[str] | tuple[str, ...]) -> None:
     """Apply ``--set`` overrides to a raw recipe, in place; the task's data keys count as shorthands
     (``window=48`` is ``data.window=48`` for a forecasting recipe)."""
@@ -69,8 +73,18 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str] | tuple[str, ...])
         schema = task_of(raw).data_schema(raw.get("data") if isinstance(raw.get("data"), dict) else {})
     except ConfigError:
         schema = DataConfig  # a recipe without a valid task: validation will say so
+    before = {section: dict(raw[section]) for section in _SWAPPABLE if isinstance(raw.get(section), dict)}
     for override in overrides:
         apply_override(raw, override, schema)
+    # `--set optimizer.name=adam` on a recipe written for SGD: the recipe's SGD options (momentum...) go with SGD,
+    # as a group that names another optimiser drops them; options also given on the command line stay.
+    for section, old in before.items():
+        new = raw.get(section)
+        if isinstance(new, dict) and new.get("name") != old.get("name") and "name" in old:
+            given = {o.split("=", 1)[0].strip().split(".", 2)[1] for o in overrides
+                     if o.strip().startswith(f"{section}.") and o.count(".") >= 1}
+            for key in [k for k in new if k not in _SWAPPABLE[section] and k not in given and k in old]:
+                del new[key]
 
 
 def load_recipe(name_or_path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Recipe:

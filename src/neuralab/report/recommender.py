@@ -69,6 +69,8 @@ def plot_item_map(vectors: np.ndarray, genres: Sequence[str], titles: Sequence[s
     from sklearn.decomposition import PCA  # lazy: scikit-learn is slow to import
 
     vectors, counts = np.asarray(vectors, dtype=np.float64), np.asarray(counts)
+    if vectors.shape[1] < 2:  # one factor: its values against zero
+        vectors = np.pad(vectors, ((0, 0), (0, 2 - vectors.shape[1])))
     keep = np.flatnonzero(counts >= min(min_ratings, counts.max() if len(counts) else 0))
     first = [g.split("|")[0] if g else "none" for g in genres]
     plt = pyplot()

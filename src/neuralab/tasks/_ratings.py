@@ -134,9 +134,12 @@ class RatingsInputs:
         if found:
             options = "; ".join(sorted({self.titles[i] for i in found})[:5])
             raise NeuralabError(f"{text[:80]!r} names several items; say which: {options}")
-        close = difflib.get_close_matches(text.lower(), [t.lower() for t in self.titles], n=3, cutoff=0.6)
-        lower = {t.lower(): t for t in self.titles}
-        hint = f"; did you mean {' or '.join(repr(lower[c]) for c in close)}?" if close else \
+        # Typos are matched against the titles with and without their year ("Star Wars" and "Star Wars (1977)").
+        names = {t.lower(): t for t in self.titles}
+        names.update({re.sub(r"\s*\(\d{4}\)\s*$", "", t).lower(): t for t in reversed(self.titles)})
+        close = difflib.get_close_matches(text.lower(), list(names), n=6, cutoff=0.6)
+        close = list(dict.fromkeys(names[c] for c in close))[:3]
+        hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else \
             "; give the title as listed (e.g. 'Toy Story (1995)') or id:N"
         raise NeuralabError(f"unknown item {text[:80]!r}{hint}")
 
@@ -182,17 +185,20 @@ def ranking_metrics(scores: torch.Tensor, known: torch.Tensor, relevant: torch.T
     the users with at least one relevant item; coverage is the share of items that appear in anybody's list.
     """
     scores = scores.double().masked_fill(known, -math.inf)
-    top = scores.topk(k, dim=1).indices  # (U, k)
-    hits = relevant.gather(1, top).double()
+    shown = min(k, scores.shape[1])  # a catalogue smaller than k: every item
+    best = scores.topk(shown, dim=1)
+    listed = torch.isfinite(best.values)  # a user who rated nearly everything has a shorter list
+    top = best.indices  # (U, shown)
+    hits = (relevant.gather(1, top) & listed).double()
     n_relevant = relevant.sum(1)
     users = n_relevant > 0
     if not users.any():
         return {}
-    discount = 1.0 / torch.log2(torch.arange(k, dtype=torch.float64) + 2)
+    discount = 1.0 / torch.log2(torch.arange(shown, dtype=torch.float64) + 2)
     dcg = hits @ discount
-    ideal = torch.cumsum(discount, 0)[(n_relevant.clamp(max=k) - 1).clamp(min=0)]
+    ideal = torch.cumsum(discount, 0)[(n_relevant.clamp(max=shown) - 1).clamp(min=0)]
     return {f"precision_at_{k}": float((hits.sum(1) / k)[users].mean()),
             f"recall_at_{k}": float((hits.sum(1) / n_relevant.clamp(min=1))[users].mean()),
             f"ndcg_at_{k}": float((dcg / ideal)[users].mean()),
-            "coverage": float(len(torch.unique(top[users])) / scores.shape[1]),
+            "coverage": float(len(torch.unique(top[users][listed[users]])) / scores.shape[1]),
             "users": int(users.sum())}

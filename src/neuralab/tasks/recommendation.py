@@ -221,6 +221,8 @@ class Recommendation(Task):
                             "training ratings are the hardest to predict; the grey bars predict the global mean."})
         inputs: RatingsInputs = run.inputs
         vectors = self.item_vectors(run)
+        if vectors.shape[1] == 0:  # the global mean and the biases learn no item vectors
+            return figures
         path = plot_item_map(vectors, inputs.genres, inputs.titles, inputs.counts(), out / "item_map.png")
         figures.append({"file": path.name, "title": "Item map", "caption": "Each item's learned vector, projected "
                         "to two dimensions by PCA and coloured by its first genre: items that the model treats alike "
@@ -248,6 +250,9 @@ class Recommendation(Task):
         inputs: RatingsInputs = run.inputs
         chosen = inputs.find_item(item)
         vectors = torch.from_numpy(self.item_vectors(run)).double()
+        if vectors.shape[1] == 0:
+            raise NeuralabError(f"{run.path} learns no item vectors (a global mean or biases only: factors 0), so it "
+                                "cannot say which items are alike; use an RBM, AutoRec or matrix factorisation run")
         unit = vectors / vectors.norm(dim=1, keepdim=True).clamp_min(1e-12)
         similarity = unit @ unit[chosen].mean(0)
         similarity[chosen] = -np.inf
@@ -261,14 +266,17 @@ class Recommendation(Task):
         return answer
 
     def recommend(self, run: Run, user: str | int | None = None, ratings: dict[str, float] | None = None,
-                  k: int = 10) -> list[dict[str, Any]]:
+                  k: int = 10, min_ratings: int = 10) -> list[dict[str, Any]]:
         """The top ``k`` items a user has not rated, with their predicted ratings.
 
         Give ``user`` (an id the run knows: its ratings are all of that user's ratings in the data) or ``ratings``
         (a new user: ``{title or "id:N": rating}``; an empty dict is a user with no history, who gets the model's
-        prior). Items listed twice under one title are shown once.
+        prior). Items with fewer than ``min_ratings`` training ratings are left out: a prediction resting on two
+        ratings tops many lists by chance (0 keeps every item). Items listed twice under one title are shown once.
         """
         _check_k(k)
+        if isinstance(min_ratings, bool) or not isinstance(min_ratings, int) or min_ratings < 0:
+            raise NeuralabError(f"min_ratings must be a whole number >= 0; got {min_ratings!r}")
         if (user is None) == (ratings is None):
             raise NeuralabError("recommend needs either a user id (--user) or a new user's ratings (--rate), not both")
         inputs: RatingsInputs = run.inputs
@@ -295,8 +303,9 @@ class Recommendation(Task):
             predicted = self._predict(run, history[None], (history > 0)[None], torch.tensor([-1]))[0]
         order = predicted.double().masked_fill(history > 0, -np.inf).argsort(descending=True).tolist()
         answer, titles = [], {inputs.titles[i] for i in torch.nonzero(history > 0).squeeze(1).tolist()}
+        rare = inputs.counts() < min_ratings
         for index in order:
-            if history[index] > 0 or inputs.titles[index] in titles:
+            if history[index] > 0 or rare[index] or inputs.titles[index] in titles:
                 continue
             titles.add(inputs.titles[index])
             answer.append({"item": inputs.items[index], "title": inputs.titles[index],
