@@ -239,3 +239,15 @@ def test_movielens_splits_are_the_published_ones():
     assert data.inputs.titles[data.inputs.item_index["50"]] == "Star Wars (1977)"
     ua = prepare_data(load_recipe("movielens-rbm", ["data.split=ua", "data.val=0"])).extras["sizes"]
     assert ua["test"] == 9430 and ua["train"] == 90570, "ua.test holds exactly 10 ratings of each user"
+
+
+def test_final_scores_are_those_of_the_saved_run_even_with_dropout(files, tmp_path):
+    """The engine hands the model back in training mode; scoring it so would drop units at random."""
+    out = tmp_path / "ae"
+    assert main(["train", "movielens-autorec", *sets(files, "model.hidden_size=16", "model.dropout=0.5"),
+                 "--out", str(out)]) == 0
+    final = json.loads((out / "metrics.json").read_text())["final"]["test"]
+    run = load_run(out)
+    data = prepare_data(run.recipe)
+    assert run.score_split(data.splits["test"], data.targets["test"])["rmse"] == pytest.approx(final["rmse"],
+                                                                                               abs=1e-6)

@@ -139,6 +139,8 @@ def _train(recipe: Recipe, task: Task, out: Path, resume: bool, callbacks: Seque
         save_state({"model": model.state_dict(), "history": state.history, "summary": summary},
                    out / member_dir / "final.ckpt")
         models.append(model), histories.append(state.history), summaries.append(summary)
+    for model in models:
+        model.eval()  # the engine hands a model back in training mode; scores must not see dropout, as a loaded run
     run = Run(out, recipe, task, models, data.inputs, data.y_scaler, data.classes)
     run.calibration = task.calibrate(run, data)  # first: a score may use it (an RBM's log Z gives its likelihood)
     final = {name: run.score_split(split, data.targets[name]) for name, split in data.splits.items()}
