@@ -104,6 +104,21 @@ def test_predictions_are_expected_ratings_and_t_follows_the_schedule():
         RBMCF(n_columns=4, cd_schedule=[[0, 1]])
 
 
+def test_visible_units_are_one_softmax_over_the_levels_not_independent_binomials():
+    """The pitfall of public RBM recommenders: K binary units per item, each on or off on its own. Ours are one
+    softmax per item: the levels' probabilities sum to 1, and the prediction is the expectation over them."""
+    torch.manual_seed(0)
+    model = RBMCF(n_columns=3, hidden_size=4)
+    torch.nn.init.normal_(model.weight, std=1.0)
+    h = torch.bernoulli(torch.full((6, 4), 0.5))
+    probs = model.visible_probs(h)
+    logits = (h @ model.weight.reshape(-1, 4).T).reshape(6, 3, 5) + model.visible_bias.reshape(3, 5)
+    assert torch.allclose(probs.sum(-1), torch.ones(6, 3)) and torch.allclose(probs, torch.softmax(logits, -1))
+    ratings = torch.tensor([[1, 0, 5]], dtype=torch.int8)
+    expected = (model.visible_probs(model.hidden_probs(ratings)) * torch.arange(1, 6)).sum(-1)
+    assert torch.allclose(model.predict_rows(ratings), expected)
+
+
 def test_visible_biases_start_from_each_items_rating_frequencies():
     model = RBMCF(n_columns=2, hidden_size=2)
     data = torch.tensor([[5, 1], [5, 0], [4, 0], [5, 0]], dtype=torch.int8)

@@ -31,10 +31,13 @@ def plot_predicted_vs_true(true: np.ndarray, predicted: np.ndarray, path: Path, 
     left.set(xlabel=f"true rating ({split})", ylabel="predicted rating", title="Predicted against true",
              xticks=range(1, levels + 1), ylim=(0.8, levels + 0.2))
     left.legend(fontsize=8, loc="upper left")
-    bins = np.arange(0.75, levels + 0.76, 0.25)
-    right.hist(true, bins=np.arange(0.5, levels + 1), alpha=0.5, label="true", color="#1f77b4", density=True)
-    right.hist(np.clip(predicted, 1, levels), bins=bins, alpha=0.6, label="predicted", color="#d62728", density=True)
-    right.set(xlabel="rating", ylabel="share", title="Distributions")
+    # Shares of each rating, the predictions rounded to the nearest level: both bar sets sum to 1.
+    x = np.arange(1, levels + 1)
+    rounded = np.clip(np.rint(predicted), 1, levels)
+    share = lambda values: np.array([(values == level).mean() if len(values) else 0.0 for level in x])  # noqa: E731
+    right.bar(x - 0.2, share(true), 0.4, label="true", color="#1f77b4")
+    right.bar(x + 0.2, share(rounded), 0.4, label="predicted, rounded", color="#d62728")
+    right.set(xlabel="rating", ylabel="share of the ratings", title="Distributions", xticks=x)
     right.legend(fontsize=8)
     fig.tight_layout()
     return save_figure(fig, path)
