@@ -110,7 +110,8 @@ def test_every_model_trains_and_is_scored_against_its_baselines(runs, recipe):
 
 def test_models_that_learn_beat_the_global_mean_on_tastes_it_cannot_see(files, tmp_path):
     out = tmp_path / "mf"
-    assert main(["train", "movielens-mf", *sets(files, "trainer.epochs=40", "model.factors=2"),
+    assert main(["train", "movielens-mf", *sets(files, "trainer.epochs=40", "model.factors=2", "trainer.batch_size=8",
+                                                "optimizer.lr=0.05", "model.reg=0.02"),
                  "--out", str(out)]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["final"]["test"]["rmse"] < 0.8 * metrics["baselines"]["global_mean"]["rmse"]

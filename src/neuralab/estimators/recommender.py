@@ -101,12 +101,12 @@ class RBMRecommender(BaseEstimator):
     levels : int, default 5
         Ratings are whole numbers 1..levels.
     learning_rate, momentum, weight_decay : float
-        SGD on the contrastive-divergence statistics: 0.05, 0.9 and 0.001 by default.
-    batch_size : int, default 64
+        SGD on the contrastive-divergence statistics: 0.1, 0.9 and 0.001 by default (the movielens-irbm recipe's).
+    batch_size : int, default 128
         Rows (users, or items) per update.
-    epochs : int, default 50
+    epochs : int, default 80
         Most passes over the training rows.
-    cd_schedule : sequence of (epoch, T), default ((1, 1), (20, 3), (30, 5), (40, 9))
+    cd_schedule : sequence of (epoch, T), default ((1, 1), (10, 3), (20, 5), (30, 9))
         Gibbs steps T of each update from each epoch on: CD-T with T growing, as in the paper.
     validation_fraction : float, default 0.05
         Share of the ratings held out to pick the epoch (early stopping on their RMSE); 0 trains on all of them
@@ -155,9 +155,9 @@ class RBMRecommender(BaseEstimator):
     }
 
     def __init__(self, hidden_size: int = 100, *, by: str = "item", conditional: bool = False, levels: int = 5,
-                 learning_rate: float = 0.05, momentum: float = 0.9, weight_decay: float = 0.001,
-                 batch_size: int = 64, epochs: int = 50,
-                 cd_schedule: Any = ((1, 1), (20, 3), (30, 5), (40, 9)), validation_fraction: float = 0.05,
+                 learning_rate: float = 0.1, momentum: float = 0.9, weight_decay: float = 0.001,
+                 batch_size: int = 128, epochs: int = 80,
+                 cd_schedule: Any = ((1, 1), (10, 3), (20, 5), (30, 9)), validation_fraction: float = 0.05,
                  patience: int = 10, random_state: Any = None, device: str = "cpu") -> None:
         self.hidden_size = hidden_size
         self.by = by
