@@ -5,7 +5,8 @@ Run:  NEURALAB_DATA=../shared/data .venv/bin/python benchmarks/calibration.py [-
 Each recipe is trained as shipped (seed 0..N-1); the temperature is fitted on its validation split, never on the
 test split. For the test split the table gives the accuracy of the raw and of the scaled probabilities (equal by
 construction: the class never changes), the expected calibration error (15 equal-width bins) and the log-loss,
-before and after. Writes benchmarks/calibration.json (``--out`` to change) and prints a Markdown section.
+before and after. Writes benchmarks/calibration.json (``--out`` to change; rows of recipes not rerun are kept) and
+prints a Markdown section.
 """
 
 from __future__ import annotations
@@ -78,11 +79,14 @@ def main() -> None:
         saved = json.loads(args.out.read_text())
         print(report(saved["rows"], saved["machine"]))
         return
-    info, rows = machine(), []
+    # Rows of other recipes already in --out stay: a rerun of some recipes replaces only their rows.
+    info = machine()
+    rows = json.loads(args.out.read_text())["rows"] if args.out.is_file() else []
     for name in args.recipes:
         for seed in range(args.seeds):
-            rows.append(measure(name, seed, args.runs))
-            print(json.dumps(rows[-1]), flush=True)
+            row = measure(name, seed, args.runs)
+            rows = [r for r in rows if (r["recipe"], r["seed"]) != (name, seed)] + [row]
+            print(json.dumps(row), flush=True)
             args.out.write_text(json.dumps({"machine": info, "rows": rows}, indent=1))
     print()
     print(report(rows, info))

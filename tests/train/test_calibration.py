@@ -15,6 +15,14 @@ def test_fit_temperature_recovers_the_temperature_that_generated_the_labels():
     assert fit_temperature(logits, y) == pytest.approx(2.5, rel=0.05)
 
 
+def test_a_perfectly_classified_validation_set_stops_at_the_lower_bound_not_at_zero():
+    """Every example right: the NLL falls forever as T shrinks; an unbounded fit would make later mistakes
+    infinitely confident."""
+    logits = torch.randn(200, 3, generator=torch.Generator().manual_seed(0)) * 3
+    assert fit_temperature(logits, logits.argmax(1)) == pytest.approx(0.05, rel=1e-3)
+    assert fit_temperature(logits, logits.argmax(1), bounds=(0.2, 5.0)) == pytest.approx(0.2, rel=1e-3)
+
+
 def test_fit_temperature_never_changes_the_predicted_class():
     logits = torch.randn(100, 4, generator=torch.Generator().manual_seed(1))
     y = torch.randint(0, 4, (100,), generator=torch.Generator().manual_seed(2))

@@ -53,24 +53,33 @@ def expected_calibration_error(proba: np.ndarray, y: np.ndarray, bins: int = BIN
                      if c))
 
 
-def fit_temperature(logits: torch.Tensor, y: torch.Tensor, *, max_iter: int = 100) -> float:
+def fit_temperature(logits: torch.Tensor, y: torch.Tensor, *, max_iter: int = 100,
+                    bounds: tuple[float, float] = (0.05, 20.0)) -> float:
     """The temperature T > 0 that minimises the NLL of ``softmax(logits / T)`` against ``y`` (class indices).
 
-    Fitted on log T with L-BFGS, in float64; a 1-D convex problem in practice. Returns 1.0 for empty input.
+    Fitted on log T with L-BFGS, in float64; a 1-D convex problem in practice. T stays within ``bounds``: when every
+    validation example is classified correctly the NLL keeps falling as T → 0, and the unbounded fit would make
+    every later mistake infinitely confident; the lower bound stops it there. Returns 1.0 for empty input.
     """
     logits = torch.as_tensor(logits).detach().double()
     y = torch.as_tensor(y).long().reshape(-1)
     if len(logits) == 0:
         return 1.0
-    log_t = torch.zeros((), dtype=torch.float64, requires_grad=True)
-    optimizer = torch.optim.LBFGS([log_t], lr=0.5, max_iter=max_iter, line_search_fn="strong_wolfe")
+    low, high = math.log(bounds[0]), math.log(bounds[1])
+    u = torch.zeros((), dtype=torch.float64, requires_grad=True)  # log T = low + (high − low) σ(u + offset)
+    offset = math.log(-low / high) if low < 0 < high else 0.0  # u = 0 is T = 1
+
+    def log_t() -> torch.Tensor:
+        return low + (high - low) * torch.sigmoid(u + offset)
+
+    optimizer = torch.optim.LBFGS([u], lr=0.5, max_iter=max_iter, line_search_fn="strong_wolfe")
 
     def closure() -> torch.Tensor:
         optimizer.zero_grad()
-        loss = F.cross_entropy(logits / log_t.exp(), y)
+        loss = F.cross_entropy(logits / log_t().exp(), y)
         loss.backward()
         return loss
 
     optimizer.step(closure)
-    t = float(log_t.detach().exp())
+    t = float(log_t().detach().exp())
     return t if math.isfinite(t) and t > 0 else 1.0
