@@ -90,6 +90,11 @@ CASES: dict[str, Case] = {
                     loss_batch=lambda inputs, g: (torch.arange(B), inputs[0], inputs[0], None)),
     "mf": Case(dict(n_rows=4, n_columns=6, factors=2), lambda g: (torch.tensor([0, 1, 3]),), (B, 6),
                loss_batch=lambda inputs, g: (inputs[0], _ratings(g), _ratings(g), None)),
+    # A GAN's forward is its generator (noise and labels → images); its train_step plays D against G, so the
+    # surrogate is D's score of G's images, which reaches both players.
+    "gan": Case(dict(in_features=64, image_size=8, latent_dim=4, channels=4, conditional=True, n_classes=3),
+                lambda g: (torch.randn(B, 4, generator=g), torch.tensor([0, 2, 1])), (B, 1, 8, 8),
+                surrogate=lambda m, inputs: m.discriminate(m.generate(*inputs), inputs[1]).mean()),
 }
 
 

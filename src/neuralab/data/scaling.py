@@ -28,8 +28,8 @@ from torch import Tensor
 
 from neuralab.errors import DataError, did_you_mean
 
-__all__ = ["SCALERS", "GlobalMinMaxScaler", "GlobalStandardizer", "IdentityScaler", "MinMaxScaler", "RobustScaler", "Standardizer",
-           "make_scaler"]
+__all__ = ["SCALERS", "GlobalMinMaxScaler", "GlobalStandardizer", "IdentityScaler", "MinMaxScaler", "RobustScaler",
+           "Standardizer", "make_scaler"]
 
 ScalerName = Literal["standard", "global", "global_minmax", "minmax", "none", "robust"]
 

@@ -6,6 +6,7 @@ from neuralab.models.cnn import CNN
 from neuralab.models.dbn import DBN
 from neuralab.models.embedding import SkipGram
 from neuralab.models.factorization import MatrixFactorization
+from neuralab.models.gan import GAN
 from neuralab.models.mlp import MLP
 from neuralab.models.mpnn import MPNN
 from neuralab.models.rbm import RBM
@@ -15,7 +16,7 @@ from neuralab.models.vae import VAE
 
 MODELS: dict[str, type] = {"mlp": MLP, "mpnn": MPNN, "cnn": CNN, "autoencoder": Autoencoder, "vae": VAE,
                            "rnn": RNN, "char_rnn": CharRNN, "skipgram": SkipGram, "rbm": RBM, "dbn": DBN,
-                           "rbm_cf": RBMCF, "autorec": AutoRec, "mf": MatrixFactorization}
+                           "rbm_cf": RBMCF, "autorec": AutoRec, "mf": MatrixFactorization, "gan": GAN}
 
-__all__ = ["CNN", "DBN", "MLP", "MODELS", "MPNN", "RBM", "RBMCF", "RNN", "VAE", "AutoRec", "Autoencoder", "CharRNN",
-           "GlassBoxLSTM", "MatrixFactorization", "SkipGram"]
+__all__ = ["CNN", "DBN", "GAN", "MLP", "MODELS", "MPNN", "RBM", "RBMCF", "RNN", "VAE", "AutoRec", "Autoencoder",
+           "CharRNN", "GlassBoxLSTM", "MatrixFactorization", "SkipGram"]

@@ -127,7 +127,9 @@ def _train(recipe: Recipe, task: Task, out: Path, resume: bool, callbacks: Seque
             continue
         last = source / member_dir / "last.ckpt"
         checkpoint = Checkpoint(out / member_dir, monitor=monitor, mode=mode)
-        state = fit(model, FitData(data.splits["train"], data.splits.get("val")), trainer, [*callbacks, checkpoint],
+        extra = task.callbacks(recipe, data, out / member_dir)
+        state = fit(model, FitData(data.splits["train"], data.splits.get("val")), trainer,
+                    [*callbacks, *extra, checkpoint],
                     optimizer=recipe.optimizer, scheduler=recipe.scheduler, loss=recipe.loss, metrics=recipe.metrics,
                     inverse_target=inverse, resume=last if resume and last.is_file() else None,
                     train_transform=task.train_transform(recipe, data))

@@ -33,6 +33,7 @@ from neuralab.tasks.classification import Classification
 from neuralab.tasks.density import Density
 from neuralab.tasks.embedding import Embedding
 from neuralab.tasks.forecasting import Forecasting
+from neuralab.tasks.generation import Generation
 from neuralab.tasks.language_model import LanguageModel
 from neuralab.tasks.recommendation import Recommendation
 from neuralab.tasks.reconstruction import Reconstruction
@@ -51,6 +52,7 @@ TASKS: dict[str, Task] = {
     "reconstruction": Reconstruction(),
     "density": Density(),
     "recommendation": Recommendation(),
+    "generation": Generation(),
 }
 
 #: The task of a recipe that names none, from its data set (recipes written before tasks were required).

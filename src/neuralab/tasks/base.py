@@ -30,6 +30,7 @@ from neuralab.data.prepared import PreparedData
 from neuralab.errors import ConfigError, NeuralabError
 from neuralab.report import write_report
 from neuralab.runs.recipe import DataConfig, Recipe, check_model
+from neuralab.train import Callback
 from neuralab.train.config import validation_message
 from neuralab.train.state import atomic_write_text
 
@@ -183,6 +184,11 @@ class Task:
                         ) -> Callable[[tuple[Any, ...], torch.Generator], tuple[Any, ...]] | None:
         """A per-batch transform of training batches (augmentation), or None."""
         return None
+
+    def callbacks(self, recipe: Recipe, data: PreparedData, out: Path) -> list[Callback]:
+        """Engine callbacks the task adds to training (a GAN's fixed-noise grid each epoch); ``out`` is the member's
+        own folder. Default: none."""
+        return []
 
     def loss_note(self, recipe: Recipe) -> str:
         """What the ``loss`` column means for this task, in a sentence for the report and ``metrics.json``."""
