@@ -12,7 +12,8 @@ Protocol. For each MovieLens split (u1-u5: the published 80/20 base/test pairs),
 ever sees the test file) and is scored on the test file with the whole base file as input. The peers run with
 Surprise's defaults, as in Surprise's published table (SVD: 100 factors, 20 epochs, lr 0.005, reg 0.02; SVD++: 20
 factors; KNNBaseline: 40 neighbours, MSD similarity, user-based), fitted on the whole base file, and on u1 also on
-the same 95% that neuralab trains on (SVD++ for the first seed only). On u1 every model runs over ``--seeds`` seeds; on u2-u5 one seed.
+the same 95% that neuralab trains on (SVD++ for the first seed only). On u1 every model runs over ``--seeds``
+seeds; on u2-u5 one seed.
 
 Ranking: each user's unrated items are ranked, and the top 10 are scored against their held-out ratings of 4 or 5
 (precision, recall, NDCG at 10, catalogue coverage), with neuralab's ranking code for every model; Surprise's SVD

@@ -17,7 +17,8 @@ Wasserstein GANs": a critic with a gradient penalty of weight ``gp_weight``; ``D
 label smoothing (Salimans et al. 2016) makes the real target ``1 − label_smoothing`` in the two cross-entropy losses.
 
 Training goes through the engine: ``train_step`` takes ``n_critic`` steps of ``D`` and one of ``G`` on each batch,
-each through ``optimizers.update`` with its own optimiser (the groups ``generator`` and ``discriminator``). Images
+each through ``optimizers.update`` with its own optimiser (the groups ``generator`` and ``discriminator``); ``G``
+learns from the last critic step's fakes, through the updated ``D``, as in PyTorch's DCGAN example. Images
 are in [0, 1] outside the model (the data's pixels, and what ``sample`` returns), in [−1, 1] inside.
 """
 
@@ -255,19 +256,26 @@ class GAN(nn.Module):
         return x, labels if self.conditional else None
 
     def train_step(self, batch: Sequence[torch.Tensor], optimizers: Any) -> dict[str, torch.Tensor]:
-        """``n_critic`` steps of ``D`` on this batch against fresh fakes, then one step of ``G``."""
+        """``n_critic`` steps of ``D`` on this batch, each against fresh fakes, then one step of ``G``.
+
+        As in PyTorch's DCGAN example, the last critic step's fakes are made with the generator's graph kept: ``D``
+        learns from them detached, then ``G`` learns through the updated ``D`` from the same fakes, so a step costs
+        one generator pass. ``D``'s weights take no gradient from ``G``'s step.
+        """
         real, labels = self._unpack(batch)
-        for _ in range(self.n_critic):
-            with torch.no_grad():
+        for step in range(self.n_critic):
+            last = step == self.n_critic - 1
+            with torch.set_grad_enabled(last):
                 fake = self.generate(self.noise(len(real)), labels)
-            real_logits, fake_logits = self.discriminate(real, labels), self.discriminate(fake, labels)
+            real_logits = self.discriminate(real, labels)
+            fake_logits = self.discriminate(fake.detach(), labels)
             d_loss = self._d_loss(real_logits, fake_logits)
             if self.loss_name == "wgan_gp":
-                d_loss = d_loss + self.gp_weight * self._gradient_penalty(real, fake, labels)
+                d_loss = d_loss + self.gp_weight * self._gradient_penalty(real, fake.detach(), labels)
             optimizers.update(d_loss, "discriminator")
-        self.discriminator.requires_grad_(False)  # G's step needs gradients through D, not into it
+        self.discriminator.requires_grad_(False)
         try:
-            g_loss = self._g_loss(self.discriminate(self.generate(self.noise(len(real)), labels), labels))
+            g_loss = self._g_loss(self.discriminate(fake, labels))
             optimizers.update(g_loss, "generator")
         finally:
             self.discriminator.requires_grad_(True)
