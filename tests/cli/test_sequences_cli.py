@@ -91,4 +91,5 @@ def test_unknown_words_and_wrong_runs_are_one_line_errors(capsys, word_run, char
     code, _, err = run_cli(capsys, "analogy", str(char_run), "a", "b", "c")
     assert code == 2 and "analogy is for embedding runs" in err
     code, _, err = run_cli(capsys, "sample", str(word_run), "--prompt", "the")
-    assert code == 2 and "which cannot sample; sampling is for density, language_model and reconstruction runs" in err
+    assert code == 2 and ("which cannot sample; sampling is for density, generation, language_model and "
+                          "reconstruction runs") in err

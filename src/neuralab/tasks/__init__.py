@@ -30,6 +30,7 @@ from neuralab.runs.store import read_config
 from neuralab.runs.train import resolve, train_run
 from neuralab.tasks.base import Predictions, Task
 from neuralab.tasks.classification import Classification
+from neuralab.tasks.control import Control
 from neuralab.tasks.density import Density
 from neuralab.tasks.embedding import Embedding
 from neuralab.tasks.forecasting import Forecasting
@@ -53,6 +54,7 @@ TASKS: dict[str, Task] = {
     "density": Density(),
     "recommendation": Recommendation(),
     "generation": Generation(),
+    "control": Control(),
 }
 
 #: The task of a recipe that names none, from its data set (recipes written before tasks were required).
