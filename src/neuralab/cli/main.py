@@ -13,6 +13,7 @@ import typer
 from rich.markup import escape
 
 import neuralab
+from neuralab.cli import control as control_commands
 from neuralab.cli import experiments as experiment_commands
 from neuralab.cli import generate as generate_commands
 from neuralab.cli import inspect as inspect_commands
@@ -53,6 +54,7 @@ generate_commands.register(app)
 experiment_commands.register(app)
 sequence_commands.register(app)
 recommend_commands.register(app)
+control_commands.register(app)
 
 
 def main(argv: list[str] | None = None) -> int:

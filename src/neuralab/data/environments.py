@@ -11,6 +11,7 @@ form value iteration reads.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -106,6 +107,8 @@ def make_env(name: str, *, seed: int | None = None, render_mode: str | None = No
              max_episode_steps: int | None = None, **options: Any) -> Any:
     """A fresh environment, reset with ``seed``. ``options`` go to its constructor (``is_slippery``, ``map_name``
     for FrozenLake; ``grid``, ``slip``, ``step_reward``, ``hole_reward`` for a gridworld)."""
+    if render_mode is not None:  # frames are drawn off screen: SDL (pygame) must not look for a display
+        os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
     if name == "gridworld":
         if "grid" not in options:
             raise DataError("a gridworld needs data.grid: rows such as ['S..', '.#.', '..G']")
