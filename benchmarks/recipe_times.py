@@ -26,7 +26,8 @@ from _common import machine
 from neuralab.recipes import list_recipes, load_recipe
 
 LONG = {"mnist-mlp", "mnist-cnn", "mnist-ae", "mnist-sparse-ae", "mnist-denoising-ae", "mnist-contractive-ae",
-        "mnist-vae", "mnist-conv-vae", "shakespeare-char-lstm"}
+        "mnist-vae", "mnist-conv-vae", "shakespeare-char-lstm", "mnist-rbm", "mnist-rbm-pcd", "mnist-dbn",
+        "mnist-dbn-finetune", "mnist-gan", "mnist-dcgan", "mnist-cgan", "acrobot-ppo"}
 
 
 def time_recipe(name: str, one_epoch: bool) -> dict[str, Any]:
