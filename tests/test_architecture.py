@@ -1,7 +1,7 @@
 """The package's layers point one way and its modules import no cycle (deferred imports inside functions included).
 
-``nn → models → train → runs → tasks → (estimators | cli | serve)``, with ``data`` and ``chem`` below ``train``
-and ``report`` just below ``tasks`` (tasks draw their figures with it). The imports are read with ``ast`` from the
+``nn → models → train → runs → tasks → recipes → tune → (estimators | cli | serve)``, with ``data`` and ``chem``
+below ``train`` and ``report`` just below ``tasks`` (tasks draw their figures with it). The imports are read with ``ast`` from the
 source, so an import inside a function counts; only a ``TYPE_CHECKING`` import (for a type hint) does not.
 """
 
@@ -26,7 +26,8 @@ LAYERS = {
     "report": 6,
     "tasks": 7, "experiments": 7,
     "recipes": 8,
-    "estimators": 9, "cli": 9, "serve": 9,
+    "tune": 9,
+    "estimators": 10, "cli": 10, "serve": 10,
 }
 
 

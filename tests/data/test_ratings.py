@@ -88,7 +88,8 @@ def test_a_temporal_split_holds_out_each_users_latest_ratings(tmp_path):
     data = load_ratings("ratings", path=synthetic(tmp_path / "r.csv"), split="temporal", test_fraction=0.25,
                         val_fraction=0.2)
     for user in np.unique(data.test.user):
-        seen = np.concatenate([data.train.timestamp[data.train.user == user], data.val.timestamp[data.val.user == user]])
+        seen = np.concatenate([data.train.timestamp[data.train.user == user],
+                               data.val.timestamp[data.val.user == user]])
         assert seen.max() <= data.test.timestamp[data.test.user == user].min()
         assert data.train.timestamp[data.train.user == user].max() <= \
             data.val.timestamp[data.val.user == user].min(initial=10**9)

@@ -23,7 +23,7 @@ from neuralab.errors import NeuralabError
 from neuralab.report.diagnosis import diagnose
 from neuralab.report.plots import LEARNING_CURVES, METRICS, plot_learning_curves
 
-__all__ = ["write_report", "REPORT"]
+__all__ = ["write_report", "write_tune_report", "REPORT"]
 
 logger = logging.getLogger(__name__)
 
@@ -273,3 +273,43 @@ def write_report(run_dir: str | Path) -> Path:
     path.write_text(_page(run_dir, config, metrics, environment, figures, curves, note), encoding="utf-8")
     logger.info("wrote %s", path)
     return path
+
+
+TUNE_FIGURES = (("history", "Optimisation history", "each trial's score and the best so far"),
+                ("importances", "Parameter importances", "how much of the score's variance each value explains "
+                 "(fANOVA)"),
+                ("parallel", "Parallel coordinates", "every complete trial's values, coloured by its score"))
+
+
+def write_tune_report(out: str | Path, summary: dict[str, Any]) -> Path:
+    """``report.html`` of a hyper-parameter search: the best values, Optuna's three views and every trial."""
+    out = Path(out)
+    best = summary.get("best_values")
+    parts = [f"<h1>Tuning {escape(str(summary.get('study')))}</h1>",
+             f'<p class="meta">{summary.get("trials")} trials ({summary.get("complete")} complete, '
+             f'{summary.get("pruned")} pruned), sampler {escape(str(summary.get("sampler")))}, pruner '
+             f'{escape(str(summary.get("pruner")))}, {escape(str(summary.get("direction")))} '
+             f'{escape(str(summary.get("metric")))}' + (f", {summary['cv']}-fold cross-validation"
+                                                         if summary.get("cv") else "") +
+             ". The test split was never used.</p>"]
+    if best:
+        parts += [f"<h2>Best: trial {summary.get('best_trial')}, {escape(str(summary.get('metric')))} = "
+                  f"{_fmt(summary.get('best_value'))}</h2>", _table(["key", "value"], [[k, v] for k, v in
+                                                                                     best.items()]),
+                  "<p>These values are in <code>best.yaml</code>, a recipe to train once and score on the test "
+                  "split.</p>"]
+    for name, title, caption in TUNE_FIGURES:
+        if (out / f"{name}.png").is_file():
+            parts.append(_img(out / f"{name}.png", title, caption))
+    rows = summary.get("rows", [])
+    columns = _columns(rows, first=("trial", "state", "value", "seconds"))
+    best_trial = summary.get("best_trial")
+    parts += ["<h2>Trials</h2>", _table(columns, [[r.get(c) for c in columns] for r in rows],
+                                        ["best" if r.get("trial") == best_trial else "" for r in rows])]
+    page = (f"<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Tuning "
+            f"{escape(str(summary.get('study')))}</title><style>{CSS}</style></head><body><main>{''.join(parts)}"
+            f"<footer>neuralab {escape(__version__)}</footer></main></body></html>")
+    path = out / REPORT
+    path.write_text(page, encoding="utf-8")
+    return path
+

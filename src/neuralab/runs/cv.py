@@ -29,7 +29,8 @@ __all__ = ["cross_validate", "summarise_folds"]
 
 
 def cross_validate(recipe: Recipe, task: Task, k: int = 5, *, out_dir: str | Path,
-                   callbacks: Sequence[Callback] = (), level: float = 0.95) -> dict[str, Any]:
+                   callbacks: Sequence[Callback] = (), level: float = 0.95, without_test: bool = False
+                   ) -> dict[str, Any]:
     """Train ``recipe`` once per fold and summarise the folds' final validation metrics.
 
     Parameters
@@ -46,6 +47,8 @@ def cross_validate(recipe: Recipe, task: Task, k: int = 5, *, out_dir: str | Pat
         Extra engine callbacks for every fold (a progress bar...).
     level
         Coverage of the interval for the mean of each metric.
+    without_test
+        Drop the test split in every fold run (hyper-parameter search): nothing is scored on it.
 
     Returns
     -------
@@ -62,7 +65,7 @@ def cross_validate(recipe: Recipe, task: Task, k: int = 5, *, out_dir: str | Pat
         data = recipe.data.model_copy(update={"folds": k, "fold": fold})
         run_dir = out_dir / f"fold-{fold}"
         run = train_run(recipe.model_copy(update={"data": data}), task, out_dir=run_dir, callbacks=callbacks,
-                        write_report=False)
+                        write_report=False, without_test=without_test)
         folds.append({"fold": fold, "run": str(run_dir), "val": run.metrics()["final"]["val"]})
     result = {"recipe": recipe.name, "k": k, "level": level, "folds": folds,
               "summary": summarise_folds([f["val"] for f in folds], level)}

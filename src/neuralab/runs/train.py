@@ -52,7 +52,8 @@ def resolve(recipe: Recipe, data: PreparedData, task: Task) -> Recipe:
 
 
 def train_run(recipe: Recipe, task: Task, *, out_dir: str | Path | None = None, runs_root: str | Path = "runs",
-              resume: bool = False, callbacks: Sequence[Callback] = (), write_report: bool = True) -> Run:
+              resume: bool = False, callbacks: Sequence[Callback] = (), write_report: bool = True,
+              without_test: bool = False) -> Run:
     """Train ``recipe`` (a recipe of ``task``) into a run directory and return the loaded :class:`Run`.
 
     Parameters
@@ -71,9 +72,12 @@ def train_run(recipe: Recipe, task: Task, *, out_dir: str | Path | None = None, 
         Extra engine callbacks, e.g. the CLI's progress bar.
     write_report
         Draw the task's figures and write ``report.html`` at the end.
+    without_test
+        Drop the test split as soon as the data is prepared: nothing is scored, measured or drawn on it (for
+        hyper-parameter search, which must never see it).
     """
     if not is_main_process():  # under torchrun, only rank 0 writes (and locks) the run directory
-        return _train_rank(recipe, task, Path(out_dir or runs_root), resume, callbacks)
+        return _train_rank(recipe, task, Path(out_dir or runs_root), resume, callbacks, without_test)
     out = Path(out_dir) if out_dir is not None else new_run_dir(Path(runs_root), recipe.name)
     created, locked = not out.exists(), False
     try:
@@ -82,7 +86,7 @@ def train_run(recipe: Recipe, task: Task, *, out_dir: str | Path | None = None, 
             if not resume and is_file(out / "config.yaml"):
                 raise NeuralabError(f"{out} already holds a run; choose another --out, or continue it with "
                                     f"--resume {out}")
-            return _train(recipe, task, out, resume, callbacks, write_report)
+            return _train(recipe, task, out, resume, callbacks, write_report, without_test=without_test)
     except BaseException:
         # A start that failed before its first checkpoint leaves nothing to resume: remove the folder it made, so
         # that no dead end is left. Only the process that held the lock may: another one's run is not ours.
@@ -91,18 +95,22 @@ def train_run(recipe: Recipe, task: Task, *, out_dir: str | Path | None = None, 
         raise
 
 
-def _train_rank(recipe: Recipe, task: Task, source: Path, resume: bool, callbacks: Sequence[Callback]) -> Run:
+def _train_rank(recipe: Recipe, task: Task, source: Path, resume: bool, callbacks: Sequence[Callback],
+                without_test: bool = False) -> Run:
     """A rank other than 0 trains alike but writes to a scratch folder, removed when the process ends."""
     scratch = Path(tempfile.mkdtemp(prefix=f"neuralab-rank{os.environ.get('RANK')}-"))
     atexit.register(shutil.rmtree, scratch, ignore_errors=True)
-    return _train(recipe, task, scratch, resume, callbacks, False, source=source)
+    return _train(recipe, task, scratch, resume, callbacks, False, source=source, without_test=without_test)
 
 
 def _train(recipe: Recipe, task: Task, out: Path, resume: bool, callbacks: Sequence[Callback], write_report: bool,
-           *, source: Path | None = None) -> Run:
+           *, source: Path | None = None, without_test: bool = False) -> Run:
     started = time.perf_counter()
     source = source or out  # where a resumed run's checkpoints are read from
     data = task.prepare(recipe)
+    if without_test:
+        data.splits.pop("test", None)
+        data.targets.pop("test", None)
     recipe = resolve(recipe, data, task)
     write_config(out, recipe.model_dump(mode="json"))
     monitor = task.monitor(recipe, data)
