@@ -128,8 +128,9 @@ class RBMCF(nn.Module):
 
     def row_vectors(self, ratings: torch.Tensor, implicit: torch.Tensor | None = None,
                     rows: torch.Tensor | None = None) -> torch.Tensor:
-        """Each row's hidden probabilities, ``(B, H)``."""
-        return self.hidden_probs(ratings, implicit)
+        """Each row's code: its hidden units' total inputs, ``(B, H)`` (their logits; the probabilities saturate at
+        0 and 1 for well-rated rows, which makes every popular item look alike)."""
+        return self._hidden_input(self._one_hot(ratings), implicit)
 
     def gibbs_steps(self, epoch: int) -> int:
         """T at ``epoch`` (1-based), from ``cd_schedule``."""

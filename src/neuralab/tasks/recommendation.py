@@ -245,11 +245,14 @@ class Recommendation(Task):
                               for i in range(0, len(seen), _BATCH)]).float().numpy()
 
     def similar_items(self, run: Run, item: str, k: int = 10) -> list[tuple[str, float]]:
-        """The ``k`` items whose learned vectors are nearest to ``item``'s (cosine similarity)."""
+        """The ``k`` items whose learned vectors, centred on their mean, are nearest to ``item``'s (cosine
+        similarity)."""
         _check_k(k)
         inputs: RatingsInputs = run.inputs
         chosen = inputs.find_item(item)
         vectors = torch.from_numpy(self.item_vectors(run)).double()
+        # Centred first: what every item shares (an RBM code's common part) says nothing about which are alike.
+        vectors = vectors - vectors.mean(0, keepdim=True)
         if vectors.shape[1] == 0:
             raise NeuralabError(f"{run.path} learns no item vectors (a global mean or biases only: factors 0), so it "
                                 "cannot say which items are alike; use an RBM, AutoRec or matrix factorisation run")
