@@ -100,6 +100,36 @@ def _table(results: dict) -> Table:
     return table
 
 
+LAB = ("perceptron", "activations", "descent")
+
+
+def lab(
+    experiment: str = typer.Argument(..., help="perceptron, activations or descent."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the data and the initial weights."),
+    out: Path = typer.Option(None, "--out", "-o", help="Output folder (default runs/lab-EXPERIMENT)."),
+) -> None:
+    """Run one of the foundations lab's experiments: figures and a page (index.html) with the formula and what to
+    look for, in under a minute on a CPU.
+
+    \b
+    Example: neuralab lab perceptron      # Rosenblatt's rule: separable data, XOR, and an MLP that solves XOR
+    Example: neuralab lab activations     # every activation and its derivative
+    Example: neuralab lab descent         # SGD, momentum, Nesterov, Adagrad, RMSprop, Adam, Quickprop on 2-D surfaces
+    """
+    from neuralab.errors import did_you_mean
+    from neuralab.experiments.descent import run_activations, run_descent
+    from neuralab.experiments.perceptron import run_perceptron
+
+    if experiment not in LAB:
+        raise NeuralabError(f"unknown experiment {experiment[:40]!r}{did_you_mean(experiment, LAB)}; choose from "
+                            f"{', '.join(LAB)}")
+    folder = Path(out or Path("runs") / f"lab-{experiment}")
+    run = {"perceptron": run_perceptron, "activations": run_activations, "descent": run_descent}[experiment]
+    run(folder, seed=seed)
+    console.print(f"page:    {escape(str(folder / 'index.html'))}", soft_wrap=True)  # a path to copy, unbroken
+
+
 def register(app: typer.Typer) -> None:
     """Add the experiment commands to the app."""
     app.command()(vanishing)
+    app.command()(lab)
