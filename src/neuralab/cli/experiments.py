@@ -100,11 +100,11 @@ def _table(results: dict) -> Table:
     return table
 
 
-LAB = ("perceptron", "activations", "descent")
+LAB = ("perceptron", "activations", "descent", "backprop")
 
 
 def lab(
-    experiment: str = typer.Argument(..., help="perceptron, activations or descent."),
+    experiment: str = typer.Argument(..., help="perceptron, activations, descent or backprop."),
     seed: int = typer.Option(0, "--seed", help="Seed of the data and the initial weights."),
     out: Path = typer.Option(None, "--out", "-o", help="Output folder (default runs/lab-EXPERIMENT)."),
 ) -> None:
@@ -115,8 +115,10 @@ def lab(
     Example: neuralab lab perceptron      # Rosenblatt's rule: separable data, XOR, and an MLP that solves XOR
     Example: neuralab lab activations     # every activation and its derivative
     Example: neuralab lab descent         # SGD, momentum, Nesterov, Adagrad, RMSprop, Adam, Quickprop on 2-D surfaces
+    Example: neuralab lab backprop        # the course's formulas without autograd, a 2-2-1 example to check by hand
     """
     from neuralab.errors import did_you_mean
+    from neuralab.experiments.backprop import run_backprop
     from neuralab.experiments.descent import run_activations, run_descent
     from neuralab.experiments.perceptron import run_perceptron
 
@@ -124,8 +126,11 @@ def lab(
         raise NeuralabError(f"unknown experiment {experiment[:40]!r}{did_you_mean(experiment, LAB)}; choose from "
                             f"{', '.join(LAB)}")
     folder = Path(out or Path("runs") / f"lab-{experiment}")
-    run = {"perceptron": run_perceptron, "activations": run_activations, "descent": run_descent}[experiment]
-    run(folder, seed=seed)
+    run = {"perceptron": run_perceptron, "activations": run_activations, "descent": run_descent,
+           "backprop": run_backprop}[experiment]
+    result = run(folder, seed=seed)
+    for line in result.get("lines", []):  # the worked example, to follow with a calculator
+        console.print(escape(line), soft_wrap=True)
     console.print(f"page:    {escape(str(folder / 'index.html'))}", soft_wrap=True)  # a path to copy, unbroken
 
 

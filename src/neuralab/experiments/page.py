@@ -22,17 +22,21 @@ h1 { margin: 0 0 6px; font-size: 25px; } h2 { font-size: 18px; margin: 26px 0 8p
 figure { margin: 14px 0; } figure img { max-width: 100%; border: 1px solid #eee; }
 figcaption { color: #555; font-size: 13px; }
 table { border-collapse: collapse; font-size: 13px; } th, td { border: 1px solid #e3e5e8; padding: 4px 10px; }
-th { background: #f3f4f6; } footer { color: #888; font-size: 12px; margin-top: 32px; }
+th { background: #f3f4f6; } pre { background: #f6f8fa; border: 1px solid #e3e5e8; padding: 12px; font-size: 14px; }
+footer { color: #888; font-size: 12px; margin-top: 32px; }
 """
 MIME = {".png": "image/png", ".gif": "image/gif"}
 
 
 def write_page(out: Path, *, title: str, idea: str, formulas: Sequence[str], look_for: Sequence[str],
                figures: Sequence[tuple[Path, str]], table: tuple[list[str], list[list[Any]]] | None = None,
-               seed: int | None = None) -> Path:
-    """``out/index.html``. ``formulas`` are plain text (Unicode maths); every string is HTML-escaped."""
+               seed: int | None = None, worked: Sequence[str] = ()) -> Path:
+    """``out/index.html``. ``formulas`` are plain text (Unicode maths), ``worked`` the lines of a worked example;
+    every string is HTML-escaped."""
     parts = [f"<h1>{escape(title)}</h1>", f"<p>{escape(idea)}</p>", "<h2>The formula</h2>"]
     parts += [f'<div class="formula">{escape(f)}</div>' for f in formulas]
+    if worked:
+        parts += ["<h2>Worked example</h2>", "<pre>" + escape("\n".join(worked)) + "</pre>"]
     parts += ["<h2>What to look for</h2>", '<div class="look"><ul>' +
               "".join(f"<li>{escape(item)}</li>" for item in look_for) + "</ul></div>"]
     for path, caption in figures:
