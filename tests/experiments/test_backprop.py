@@ -15,9 +15,9 @@ def autograd(weights, biases, x, y, activation, output):
     tb = [torch.tensor(b, requires_grad=True) for b in biases]
     f = {"sigmoid": torch.sigmoid, "tanh": torch.tanh, "relu": torch.relu, "linear": lambda v: v}
     a = torch.tensor(x)
-    for l, (w, b) in enumerate(zip(tw, tb)):
+    for layer, (w, b) in enumerate(zip(tw, tb)):
         z = a @ w.T + b
-        last = l == len(tw) - 1
+        last = layer == len(tw) - 1
         a = (torch.softmax(z, 1) if output == "softmax" else f[output](z)) if last else f[activation](z)
     target = torch.tensor(y)
     loss = -(target * a.log()).sum() if output == "softmax" else 0.5 * ((a - target) ** 2).sum()

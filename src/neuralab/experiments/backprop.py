@@ -57,9 +57,9 @@ class GlassBoxMLP:
     def forward(self, x: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
         """The pre-activations ``z_l`` and outputs ``a_l`` of every layer, ``a_0 = x``; rows are examples."""
         a, zs, activations = np.asarray(x, dtype=np.float64), [], [np.asarray(x, dtype=np.float64)]
-        for l, (w, b) in enumerate(zip(self.weights, self.biases)):
+        for layer, (w, b) in enumerate(zip(self.weights, self.biases)):
             z = a @ w.T + b
-            last = l == len(self.weights) - 1
+            last = layer == len(self.weights) - 1
             if last and self.output == "softmax":
                 e = np.exp(z - z.max(1, keepdims=True))
                 a = e / e.sum(1, keepdims=True)
@@ -84,8 +84,8 @@ class GlassBoxMLP:
         else:
             delta = (acts[-1] - y) * ACTIVATIONS[self.output][1](zs[-1], acts[-1])
         deltas = [delta]
-        for l in range(len(self.weights) - 2, -1, -1):
-            delta = (delta @ self.weights[l + 1]) * ACTIVATIONS[self.activation][1](zs[l], acts[l + 1])
+        for layer in range(len(self.weights) - 2, -1, -1):
+            delta = (delta @ self.weights[layer + 1]) * ACTIVATIONS[self.activation][1](zs[layer], acts[layer + 1])
             deltas.insert(0, delta)
         grad_w = [d.T @ a for d, a in zip(deltas, acts[:-1])]
         grad_b = [d.sum(0) for d in deltas]
@@ -136,10 +136,10 @@ def run_backprop(out: str | Path, *, seed: int = 0) -> dict[str, Any]:
         tw = [torch.tensor(w, requires_grad=True) for w in weights]
         tb = [torch.tensor(b, requires_grad=True) for b in biases]
         a = torch.tensor(x)
-        for l, (w, b) in enumerate(zip(tw, tb)):
+        for layer, (w, b) in enumerate(zip(tw, tb)):
             z = a @ w.T + b
             f = {"sigmoid": torch.sigmoid, "tanh": torch.tanh, "relu": torch.relu, "linear": lambda v: v}
-            a = (torch.softmax(z, 1) if output == "softmax" else f[output](z)) if l == 2 else f[activation](z)
+            a = (torch.softmax(z, 1) if output == "softmax" else f[output](z)) if layer == 2 else f[activation](z)
         target = torch.tensor(y)
         loss = -(target * a.log()).sum() if output == "softmax" else 0.5 * ((a - target) ** 2).sum()
         loss.backward()
