@@ -1,8 +1,9 @@
 """The package's layers point one way and its modules import no cycle (deferred imports inside functions included).
 
 ``nn → models → train → runs → tasks → recipes → tune → (estimators | cli | serve)``, with ``data`` and ``chem``
-below ``train`` and ``report`` just below ``tasks`` (tasks draw their figures with it). The imports are read with ``ast`` from the
-source, so an import inside a function counts; only a ``TYPE_CHECKING`` import (for a type hint) does not.
+below ``train`` and ``report`` just below ``tasks`` (tasks draw their figures with it). The imports are read with
+``ast`` from the source, so an import inside a function counts; only a ``TYPE_CHECKING`` import (for a type hint)
+does not.
 """
 
 from __future__ import annotations

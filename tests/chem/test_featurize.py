@@ -10,7 +10,13 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from neuralab.chem import DESCRIPTOR_NAMES, FeaturizerConfig, MoleculeError, feature_names, featurize
+from neuralab.chem import (
+    DESCRIPTOR_NAMES,
+    FeaturizerConfig,
+    MoleculeError,
+    feature_names,
+    featurize,
+)
 from neuralab.errors import DataError
 
 SMILES = ["CCO", "c1ccccc1O", "CC(=O)Oc1ccccc1C(=O)O", "C[C@H](N)C(=O)O", "ClC(Cl)(Cl)Cl", "C"]

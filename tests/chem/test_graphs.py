@@ -137,7 +137,9 @@ def test_dataset_without_targets_yields_one_element_batches() -> None:
 
 
 def test_a_message_passing_network_trains_on_graph_batches() -> None:
-    from neuralab.models.mpnn import MPNN  # the model written against this GraphBatch contract
+    from neuralab.models.mpnn import (
+        MPNN,  # the model written against this GraphBatch contract
+    )
 
     torch.manual_seed(0)
     smiles = ["C", "CC", "CCC", "CCCC", "CCO", "c1ccccc1", "[Na+]", "CC(=O)O"]

@@ -12,7 +12,12 @@ import torch
 from rdkit import Chem
 
 from neuralab.chem import FeaturizerConfig, standardize
-from neuralab.chem.inputs import ATOM_LIMIT_FACTOR, ATOM_LIMIT_FLOOR, MoleculeInputs, prepare_molecules
+from neuralab.chem.inputs import (
+    ATOM_LIMIT_FACTOR,
+    ATOM_LIMIT_FLOOR,
+    MoleculeInputs,
+    prepare_molecules,
+)
 from neuralab.chem.standardize import MAX_HEAVY_ATOMS
 from neuralab.errors import DataError
 

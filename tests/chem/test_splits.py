@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from neuralab.chem import MoleculeDataset, MoleculeError, duplicate_groups, scaffold_split, scaffolds
+from neuralab.chem import (
+    MoleculeDataset,
+    MoleculeError,
+    duplicate_groups,
+    scaffold_split,
+    scaffolds,
+)
 from neuralab.data import split_indices
 from neuralab.errors import DataError
 

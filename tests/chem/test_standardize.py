@@ -9,7 +9,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rdkit import Chem
 
-from neuralab.chem import MoleculeError, canonical_smiles, parse_smiles, standardize, standardize_many
+from neuralab.chem import (
+    MoleculeError,
+    canonical_smiles,
+    parse_smiles,
+    standardize,
+    standardize_many,
+)
 from neuralab.chem.standardize import MAX_HEAVY_ATOMS, MAX_SMILES_LENGTH, heavy_atoms
 from neuralab.errors import DataError
 

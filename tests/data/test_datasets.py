@@ -12,7 +12,8 @@ from neuralab.errors import DataError
 def test_digits_has_the_documented_shape_types_and_ranges() -> None:
     ds = load_digits()
     assert ds.name == "digits" and ds.task == "classification"
-    assert list(ds.files) == ["sklearn/datasets/data/digits.csv.gz"] and len(ds.files["sklearn/datasets/data/digits.csv.gz"]) == 64
+    name = "sklearn/datasets/data/digits.csv.gz"
+    assert list(ds.files) == [name] and len(ds.files[name]) == 64
     assert ds.x.shape == (1797, 64) and ds.x.dtype == np.float32
     assert ds.y is not None and ds.y.shape == (1797,) and ds.y.dtype == np.int64
     assert ds.x.min() == 0 and ds.x.max() == 16

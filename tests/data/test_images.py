@@ -10,7 +10,12 @@ import pytest
 
 from neuralab.data.datasets import ArrayDataset
 from neuralab.data.idx import write_idx
-from neuralab.data.images import IDX_FILENAMES, ImageDataset, load_idx_folder, load_mnist
+from neuralab.data.images import (
+    IDX_FILENAMES,
+    ImageDataset,
+    load_idx_folder,
+    load_mnist,
+)
 from neuralab.data.registry import sha256_file
 from neuralab.errors import DataError
 

@@ -15,7 +15,14 @@ from pathlib import Path
 import pytest
 
 from neuralab.data import registry
-from neuralab.data.registry import DATASETS, DatasetInfo, fetch, list_datasets, search_dirs, sha256_file
+from neuralab.data.registry import (
+    DATASETS,
+    DatasetInfo,
+    fetch,
+    list_datasets,
+    search_dirs,
+    sha256_file,
+)
 from neuralab.errors import DataError
 
 from .conftest import PIXELS, TEXT, Env, sha, toy_info, write, write_toy

@@ -8,7 +8,14 @@ import numpy as np
 import pytest
 import torch
 
-from neuralab.data.scaling import SCALERS, IdentityScaler, MinMaxScaler, RobustScaler, Standardizer, make_scaler
+from neuralab.data.scaling import (
+    SCALERS,
+    IdentityScaler,
+    MinMaxScaler,
+    RobustScaler,
+    Standardizer,
+    make_scaler,
+)
 from neuralab.errors import DataError
 
 

@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 import torch
 
-from neuralab.data.transforms import Augment, elastic, normalize, random_rotation, random_shift, to_float
+from neuralab.data.transforms import (
+    Augment,
+    elastic,
+    normalize,
+    random_rotation,
+    random_shift,
+    to_float,
+)
 from neuralab.errors import DataError
 
 AUGMENTATIONS = {

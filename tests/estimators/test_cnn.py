@@ -64,7 +64,8 @@ def test_pixel_scale_does_not_matter(digits):
     x_train, x_test, y_train, _ = digits
     a = CNNClassifier(**{**SMALL, "epochs": 1}, random_state=0).fit(x_train, y_train)
     b = CNNClassifier(**{**SMALL, "epochs": 1}, random_state=0).fit(x_train * (255 / 16), y_train)
-    np.testing.assert_allclose(b.predict_proba(x_test * (255 / 16)), a.predict_proba(x_test), atol=2e-3)  # float32 rounding
+    # float32 rounding
+    np.testing.assert_allclose(b.predict_proba(x_test * (255 / 16)), a.predict_proba(x_test), atol=2e-3)
 
 
 def test_several_channels_with_an_explicit_shape():

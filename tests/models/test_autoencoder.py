@@ -11,8 +11,8 @@ from safetensors.torch import load_file, save_file
 
 from neuralab.errors import NeuralabError
 from neuralab.models.autoencoder import Autoencoder
-from neuralab.models.pretrain import transfer_encoder
 from neuralab.models.mlp import MLP
+from neuralab.models.pretrain import transfer_encoder
 
 # (constructor keywords, input shape without batch, extra loss keys)
 CONFIGS = {

@@ -8,7 +8,12 @@ import torch
 
 from neuralab.errors import NeuralabError
 from neuralab.models import DBN, RBM
-from neuralab.models.ais import _all_states, ais_log_partition, base_rate_biases, exact_log_partition
+from neuralab.models.ais import (
+    _all_states,
+    ais_log_partition,
+    base_rate_biases,
+    exact_log_partition,
+)
 from neuralab.train import FitData, OptimizerConfig, TrainerConfig, fit
 
 
@@ -125,8 +130,8 @@ def test_persistent_chains_are_kept_in_checkpoints_and_resume_is_exact(tmp_path)
         optimizer=OptimizerConfig(name="sgd", lr=0.1))
     torch.manual_seed(0)
     resumed = RBM(in_features=8, hidden_size=4, persistent=True, n_chains=10)
-    fit(resumed, FitData((x,), (x[:40],)), config, [Checkpoint(tmp_path)], optimizer=OptimizerConfig(name="sgd", lr=0.1),
-        resume=tmp_path / "last.ckpt")
+    fit(resumed, FitData((x,), (x[:40],)), config, [Checkpoint(tmp_path)],
+        optimizer=OptimizerConfig(name="sgd", lr=0.1), resume=tmp_path / "last.ckpt")
     assert torch.equal(resumed.weight.weight, whole.weight.weight)
     assert torch.equal(resumed.chains, whole.chains)
 

@@ -7,7 +7,12 @@ import torch
 from torch import nn
 
 from neuralab.errors import NeuralabError
-from neuralab.nn.schedules import SCHEDULES, WARMUP_START_FACTOR, Schedule, build_scheduler
+from neuralab.nn.schedules import (
+    SCHEDULES,
+    WARMUP_START_FACTOR,
+    Schedule,
+    build_scheduler,
+)
 
 PLAIN = (int, float, str, bool, type(None), torch.Tensor)
 

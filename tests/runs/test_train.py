@@ -44,9 +44,10 @@ def test_config_is_fully_resolved_and_environment_recorded(smoothed_run):
 
 
 def test_unreadable_weights_format_is_a_clear_error(tmp_path, smoothed_run):
-    from safetensors.torch import save_file
     import shutil
+
     import torch
+    from safetensors.torch import save_file
 
     bad = tmp_path / "old"
     shutil.copytree(smoothed_run.path, bad)

@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 
 from neuralab.chem import standardize_many
-from neuralab.tasks.regression import SIMILARITY_WARNING, SolubilityModel
 from neuralab.cli.main import main
 from neuralab.errors import NeuralabError
 from neuralab.tasks import load_run, prepare_data
+from neuralab.tasks.regression import SIMILARITY_WARNING, SolubilityModel
 
 TINY = ["--set", "epochs=2", "--set", "scheduler.warmup_epochs=0", "--quiet"]
 UNFAMILIAR = ["[Fe]", "C[Sn](C)(C)C"]  # a bare metal and an organotin: nothing like them in either training set

@@ -5,7 +5,11 @@ import pytest
 import torch
 
 from neuralab.errors import NeuralabError
-from neuralab.train.calibration import expected_calibration_error, fit_temperature, reliability_bins
+from neuralab.train.calibration import (
+    expected_calibration_error,
+    fit_temperature,
+    reliability_bins,
+)
 
 
 def test_fit_temperature_recovers_the_temperature_that_generated_the_labels():

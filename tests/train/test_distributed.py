@@ -41,7 +41,8 @@ def test_two_processes_train_identical_models_on_disjoint_shards(tmp_path):
 
 def test_a_non_finite_loss_on_one_rank_stops_every_rank(tmp_path):
     _torchrun("nan", tmp_path)
-    # Rank 1 sees a non-finite loss at its first step; the averaged gradient then spoils rank 0 too. Both stop, neither hangs.
+    # Rank 1 sees a non-finite loss at its first step; the averaged gradient then spoils rank 0 too. Both stop,
+    # neither hangs.
     assert "training diverged: loss is nan at epoch 1, step 1" in (tmp_path / "rank-1.txt").read_text()
     assert "training diverged" in (tmp_path / "rank-0.txt").read_text()
 

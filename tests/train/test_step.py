@@ -7,7 +7,14 @@ from torch import nn
 from torch.utils.data import IterableDataset
 
 from neuralab.errors import ConfigError, NeuralabError, TrainingError
-from neuralab.train import Checkpoint, FitData, OptimizerConfig, SchedulerConfig, TrainerConfig, fit
+from neuralab.train import (
+    Checkpoint,
+    FitData,
+    OptimizerConfig,
+    SchedulerConfig,
+    TrainerConfig,
+    fit,
+)
 from neuralab.train.state import load_state, save_state
 
 
