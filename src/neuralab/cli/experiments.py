@@ -100,11 +100,11 @@ def _table(results: dict) -> Table:
     return table
 
 
-LAB = ("perceptron", "activations", "descent", "backprop")
+LAB = ("perceptron", "activations", "universal", "backprop", "descent", "capacity")
 
 
 def lab(
-    experiment: str = typer.Argument(..., help="perceptron, activations, descent or backprop."),
+    experiment: str = typer.Argument(..., help="perceptron, activations, universal, backprop, descent or capacity."),
     seed: int = typer.Option(0, "--seed", help="Seed of the data and the initial weights."),
     out: Path = typer.Option(None, "--out", "-o", help="Output folder (default runs/lab-EXPERIMENT)."),
 ) -> None:
@@ -116,9 +116,12 @@ def lab(
     Example: neuralab lab activations     # every activation and its derivative
     Example: neuralab lab descent         # SGD, momentum, Nesterov, Adagrad, RMSprop, Adam, Quickprop on 2-D surfaces
     Example: neuralab lab backprop        # the course's formulas without autograd, a 2-2-1 example to check by hand
+    Example: neuralab lab universal       # one hidden layer of 1, 3, 10, 50 units fits sin, |x| and a step
+    Example: neuralab lab capacity        # under- and over-fitting by width, early stopping, L1, L2 and dropout
     """
     from neuralab.errors import did_you_mean
     from neuralab.experiments.backprop import run_backprop
+    from neuralab.experiments.capacity import run_capacity, run_universal
     from neuralab.experiments.descent import run_activations, run_descent
     from neuralab.experiments.perceptron import run_perceptron
 
@@ -127,7 +130,7 @@ def lab(
                             f"{', '.join(LAB)}")
     folder = Path(out or Path("runs") / f"lab-{experiment}")
     run = {"perceptron": run_perceptron, "activations": run_activations, "descent": run_descent,
-           "backprop": run_backprop}[experiment]
+           "backprop": run_backprop, "universal": run_universal, "capacity": run_capacity}[experiment]
     result = run(folder, seed=seed)
     for line in result.get("lines", []):  # the worked example, to follow with a calculator
         console.print(escape(line), soft_wrap=True)
