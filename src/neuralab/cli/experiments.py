@@ -100,11 +100,12 @@ def _table(results: dict) -> Table:
     return table
 
 
-LAB = ("perceptron", "activations", "universal", "backprop", "descent", "capacity")
+LAB = ("perceptron", "activations", "universal", "backprop", "descent", "batch", "capacity", "intervals")
 
 
 def lab(
-    experiment: str = typer.Argument(..., help="perceptron, activations, universal, backprop, descent or capacity."),
+    experiment: str = typer.Argument(..., help="perceptron, activations, universal, backprop, descent, batch, "
+                                     "capacity or intervals."),
     seed: int = typer.Option(0, "--seed", help="Seed of the data and the initial weights."),
     out: Path = typer.Option(None, "--out", "-o", help="Output folder (default runs/lab-EXPERIMENT)."),
 ) -> None:
@@ -118,19 +119,23 @@ def lab(
     Example: neuralab lab backprop        # the course's formulas without autograd, a 2-2-1 example to check by hand
     Example: neuralab lab universal       # one hidden layer of 1, 3, 10, 50 units fits sin, |x| and a step
     Example: neuralab lab capacity        # under- and over-fitting by width, early stopping, L1, L2 and dropout
+    Example: neuralab lab batch           # full batch, mini-batch and online learning, by epoch and by second
+    Example: neuralab lab intervals       # the course's ŷ ± z·√MSE_val against conformal and ensemble intervals
     """
     from neuralab.errors import did_you_mean
     from neuralab.experiments.backprop import run_backprop
     from neuralab.experiments.capacity import run_capacity, run_universal
     from neuralab.experiments.descent import run_activations, run_descent
     from neuralab.experiments.perceptron import run_perceptron
+    from neuralab.experiments.training import run_batch_size, run_intervals
 
     if experiment not in LAB:
         raise NeuralabError(f"unknown experiment {experiment[:40]!r}{did_you_mean(experiment, LAB)}; choose from "
                             f"{', '.join(LAB)}")
     folder = Path(out or Path("runs") / f"lab-{experiment}")
     run = {"perceptron": run_perceptron, "activations": run_activations, "descent": run_descent,
-           "backprop": run_backprop, "universal": run_universal, "capacity": run_capacity}[experiment]
+           "backprop": run_backprop, "universal": run_universal, "capacity": run_capacity, "batch": run_batch_size,
+           "intervals": run_intervals}[experiment]
     result = run(folder, seed=seed)
     for line in result.get("lines", []):  # the worked example, to follow with a calculator
         console.print(escape(line), soft_wrap=True)
