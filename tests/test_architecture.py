@@ -18,7 +18,7 @@ PACKAGE = SRC / "neuralab"
 
 #: Each top-level module or subpackage's layer. A module may import its own package and the layers below its own.
 LAYERS = {
-    "neuralab": 0, "errors": 0, "directions": 0,
+    "neuralab": 0, "errors": 0, "directions": 0, "i18n": 1,
     "nn": 1,
     "models": 2, "data": 2,
     "chem": 3,

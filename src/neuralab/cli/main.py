@@ -23,6 +23,7 @@ from neuralab.cli import sequences as sequence_commands
 from neuralab.cli import tune as tune_commands
 from neuralab.cli._console import err_console
 from neuralab.errors import NeuralabError
+from neuralab.i18n import set_language
 
 app = typer.Typer(
     name="neuralab",
@@ -45,8 +46,11 @@ def _version(value: bool) -> None:
 def _root(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks and debug logs."),
+    lang: str = typer.Option(None, "--lang", envvar="NEURALAB_LANG", help="en (English, the default) or pt "
+                             "(Português do Brasil) for the lab's pages and figures; also NEURALAB_LANG=pt_BR."),
 ) -> None:
     logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    set_language(lang)
 
 
 run_commands.register(app)

@@ -22,6 +22,7 @@ import numpy as np
 
 from neuralab.errors import NeuralabError
 from neuralab.experiments.page import write_page
+from neuralab.i18n import _
 
 __all__ = ["GlassBoxMLP", "worked_example", "run_backprop"]
 
@@ -132,7 +133,7 @@ def run_backprop(out: str | Path, *, seed: int = 0) -> dict[str, Any]:
         biases = [rng.normal(size=sizes[i + 1]) for i in range(3)]
         x = rng.normal(size=(8, 4))
         y = np.eye(3)[rng.integers(0, 3, 8)] if output == "softmax" else rng.uniform(size=(8, 3))
-        _, gw, gb = GlassBoxMLP(weights, biases, activation=activation, output=output).backward(x, y)
+        _deltas, gw, gb = GlassBoxMLP(weights, biases, activation=activation, output=output).backward(x, y)
         tw = [torch.tensor(w, requires_grad=True) for w in weights]
         tb = [torch.tensor(b, requires_grad=True) for b in biases]
         a = torch.tensor(x)
@@ -147,15 +148,15 @@ def run_backprop(out: str | Path, *, seed: int = 0) -> dict[str, Any]:
                    max(float(np.abs(g - t.grad.numpy()).max()) for g, t in zip(gb, tb)))
         rows.append([f"{activation} hidden, {output} output", "4-6-5-3", diff])
     lines, numbers = worked_example()
-    page = write_page(Path(out), title="Backpropagation, by hand",
-                      idea="The forward pass stores each layer's z and a; the backward pass sends δ from the output "
+    page = write_page(Path(out), title=_("Backpropagation, by hand"),
+                      idea=_("The forward pass stores each layer's z and a; the backward pass sends δ from the output "
                            "to the input, one layer at a time, and each weight's gradient is its δ times the "
-                           "activation that fed it.",
+                           "activation that fed it."),
                       formulas=["δ_L = (ŷ − y) ⊙ f′(z_L)   (squared error);   δ_L = ŷ − y   (softmax + cross-entropy)",
                                 "δ_l = (W_{l+1}ᵀ δ_{l+1}) ⊙ f′(z_l)", "∂E/∂W_l = δ_l a_{l−1}ᵀ,   ∂E/∂b_l = δ_l"],
                       worked=lines,
-                      look_for=["The worked example's numbers can be checked with a calculator, line by line.",
-                                "One gradient step lowers the error.",
-                                "The formulas agree with torch's autograd to about 1e-15 (float64 rounding)."],
-                      figures=[], table=(["network", "sizes", "max |formula − autograd|"], rows), seed=seed)
+                      look_for=[_("The worked example's numbers can be checked with a calculator, line by line."),
+                                _("One gradient step lowers the error."),
+                                _("The formulas agree with torch's autograd to about 1e-15 (float64 rounding).")],
+                      figures=[], table=([_("network"), _("sizes"), _("max |formula − autograd|")], rows), seed=seed)
     return {"page": str(page), "rows": rows, "worked": numbers, "lines": lines}

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from neuralab.experiments.page import write_page
+from neuralab.i18n import _
 from neuralab.models.mlp import MLP
 from neuralab.report._figures import pyplot, save_figure
 from neuralab.train import FitData, OptimizerConfig, TrainerConfig, fit
@@ -71,18 +72,20 @@ def run_universal(out: str | Path, *, seed: int = 0, widths: tuple[int, ...] = (
         ax.legend(fontsize=7)
     for name in FUNCTIONS:
         axes[-1].plot(widths, errors[name], "o-", label=name)
-    axes[-1].set(xscale="log", yscale="log", xlabel="hidden units", ylabel="RMSE", title="Error against width")
+    axes[-1].set(xscale="log", yscale="log", xlabel=_("hidden units"), ylabel="RMSE", title=_("Error against width"))
     axes[-1].legend(fontsize=8)
     fig.tight_layout()
     figure = save_figure(fig, out / "universal.png")
-    write_page(out, title="Universal approximation", idea=__doc__.split("\n\n")[1].split("- **Capacity")[0]
-               .replace("\n", " ").replace("- **Universal approximation** ", ""),
+    write_page(out, title=_("Universal approximation"),
+               idea=_("One hidden layer of enough units approximates any continuous function on a compact set "
+                      "(Cybenko 1989; Hornik 1991). Networks of 1, 3, 10 and 50 tanh units fit sin(x), |x| and a "
+                      "step on [−π, π]; the step, which is not continuous, keeps a ramp at its jump."),
                formulas=["f̂(x) = Σⱼ vⱼ tanh(wⱼ x + bⱼ) + c,   j = 1 … width"],
-               look_for=["One unit draws one tanh: enough for a smooth step, not for a wave.",
-                         "The error falls as units are added; sin and |x| are fitted closely by 10 or 50.",
-                         "The step is not continuous: the fit keeps a steep but smooth ramp at the jump."],
-               figures=[(figure, "Fits of each function by 1, 3, 10 and 50 hidden units, and the error by width")],
-               table=(["function", "hidden units", "RMSE"], rows), seed=seed)
+               look_for=[_("One unit draws one tanh: enough for a smooth step, not for a wave."),
+                         _("The error falls as units are added; sin and |x| are fitted closely by 10 or 50."),
+                         _("The step is not continuous: the fit keeps a steep but smooth ramp at the jump.")],
+               figures=[(figure, _("Fits of each function by 1, 3, 10 and 50 hidden units, and the error by width"))],
+               table=([_("function"), _("hidden units"), _("RMSE")], rows), seed=seed)
     return {"rows": rows}
 
 
@@ -110,7 +113,7 @@ def run_capacity(out: str | Path, *, seed: int = 0, epochs: int = 2000,
     axes[0].plot(widths, [r["train"] for r in results], "o-", label="training error")
     axes[0].plot(widths, [r["val"] for r in results], "s-", label="validation error (end)")
     axes[0].plot(widths, [r["best_val"] for r in results], "^:", label="validation error (early stopping)")
-    axes[0].set(xscale="log", yscale="log", xlabel="hidden units", ylabel="MSE", title="Capacity: the U")
+    axes[0].set(xscale="log", yscale="log", xlabel=_("hidden units"), ylabel="MSE", title=_("Capacity: the U"))
     axes[0].axhline(0.09, color="grey", lw=0.7, ls="--", label="noise σ² = 0.09")
     axes[0].legend(fontsize=7)
     grid = np.linspace(-np.pi, np.pi, 300)
@@ -118,29 +121,31 @@ def run_capacity(out: str | Path, *, seed: int = 0, epochs: int = 2000,
     axes[1].plot(x_val, y_val, "x", color="grey", ms=5, label="validation")
     for r in (results[0], results[len(results) // 2 - 1], results[-1]):
         axes[1].plot(grid, _predict(r["model"], grid), label=f"{r['width']} units")
-    axes[1].set(title=f"After {epochs} epochs", xlabel="x")
+    axes[1].set(title=_("After {epochs} epochs").format(epochs=epochs), xlabel="x")
     axes[1].legend(fontsize=7)
     axes[2].plot(x_train, y_train, "o", color="black", ms=4)
     axes[2].plot(grid, _predict(results[-1]["model"], grid), label=f"{widest} units, no penalty", lw=1)
     for label, r in regularised.items():
         axes[2].plot(grid, _predict(r["model"], grid), label=label)
-    axes[2].set(title=f"{widest} units, regularised", xlabel="x")
+    axes[2].set(title=_("{n} units, regularised").format(n=widest), xlabel="x")
     axes[2].legend(fontsize=7)
     fig.tight_layout()
     figure = save_figure(fig, out / "capacity.png")
     rows = [[r["width"], r["train"], r["val"], r["best_val"], r["best_epoch"]] for r in results]
     rows += [[f"{widest}, {label}", r["train"], r["val"], "", ""] for label, r in regularised.items()]
-    write_page(out, title="Capacity and generalisation",
-               idea="Twenty noisy points of sin(x), fitted by networks of growing width: too few units cannot bend "
-                    "enough (under-fitting); too many bend through the noise (over-fitting).",
+    write_page(out, title=_("Capacity and generalisation"),
+               idea=_("Twenty noisy points of sin(x), fitted by networks of growing width: too few units cannot bend "
+                    "enough (under-fitting); too many bend through the noise (over-fitting)."),
                formulas=["E_train falls with capacity;   E_val = bias² + variance + noise falls, then rises",
                          "L2: E + λ Σ w²;   L1: E + λ Σ |w|;   dropout: each hidden unit dropped with probability p"],
-               look_for=["The training error falls as units are added, below the noise level (0.09): the wider "
-                         "networks fit the noise itself.",
-                         "At the end of training the validation error rises once a network has a few units to spare.",
-                         "Early stopping (the dotted line) holds every width near its best validation error.",
-                         "On the widest network, L2, L1 and dropout each lower the validation error."],
-               figures=[(figure, "Errors against width, three fits, and the widest network regularised")],
-               table=(["hidden units", "train MSE", "val MSE (end)", "val MSE (best epoch)", "best epoch"], rows),
+               look_for=[_("The training error falls as units are added, below the noise level (0.09): the wider "
+                         "networks fit the noise itself."),
+                         _("At the end of training the validation error rises once a network has a few units to "
+                           "spare."),
+                         _("Early stopping (the dotted line) holds every width near its best validation error."),
+                         _("On the widest network, L2, L1 and dropout each lower the validation error.")],
+               figures=[(figure, _("Errors against width, three fits, and the widest network regularised"))],
+               table=([_("hidden units"), _("train MSE"), _("val MSE (end)"), _("val MSE (best epoch)"),
+                       _("best epoch")], rows),
                seed=seed)
     return {"rows": rows, "regularised": {k: v["val"] for k, v in regularised.items()}}

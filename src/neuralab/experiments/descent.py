@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from neuralab.experiments.page import write_page
+from neuralab.i18n import _
 from neuralab.nn import ACTIVATIONS, build_optimizer, get_activation
 from neuralab.report._figures import pyplot, save_figure
 
@@ -52,7 +53,7 @@ def trajectory(surface: str, optimizer: str, lr: float, steps: int = 300) -> np.
     point = torch.tensor(start, dtype=torch.float64, requires_grad=True)
     opt = build_optimizer(optimizer, [point], lr)
     path = [point.detach().numpy().copy()]
-    for _ in range(steps):
+    for _step in range(steps):
         opt.zero_grad()
         fn(point).backward()
         opt.step()
@@ -95,18 +96,18 @@ def run_activations(out: str | Path, *, seed: int = 0) -> dict[str, Any]:
         table.append([name, float(y[200]), float(grad[200]), float(grad.max())])
     fig.tight_layout()
     figure = save_figure(fig, out / "activations.png")
-    write_page(out, title="Activations and their derivatives",
-               idea="A neuron's output is f(w·x + b); backpropagation multiplies by f′ at every layer, so the shape "
-                    "of f′ decides how gradients travel.",
+    write_page(out, title=_("Activations and their derivatives"),
+               idea=_("A neuron's output is f(w·x + b); backpropagation multiplies by f′ at every layer, so the shape "
+                      "of f′ decides how gradients travel."),
                formulas=["σ(x) = 1 / (1 + e^(−x)),   σ′ = σ (1 − σ) ≤ ¼", "tanh′ = 1 − tanh² ≤ 1",
                          "ReLU′ = 1 for x > 0, 0 below;   step′ = 0 almost everywhere"],
-               look_for=["The sigmoid's derivative is at most ¼: ten sigmoid layers shrink a gradient by 4¹⁰ or "
-                         "more (the vanishing gradient).",
-                         "ReLU passes gradients unchanged where it is active and not at all where it is not.",
-                         "The step function has no useful derivative: Rosenblatt's rule, not backpropagation, "
-                         "trains a perceptron."],
-               figures=[(figure, "f (solid) and f′ (dashed) on [−4, 4]")],
-               table=(["activation", "f(0)", "f′(0)", "max f′"], table), seed=seed)
+               look_for=[_("The sigmoid's derivative is at most ¼: ten sigmoid layers shrink a gradient by 4¹⁰ or "
+                           "more (the vanishing gradient)."),
+                         _("ReLU passes gradients unchanged where it is active and not at all where it is not."),
+                         _("The step function has no useful derivative: Rosenblatt's rule, not backpropagation, "
+                           "trains a perceptron.")],
+               figures=[(figure, _("f (solid) and f′ (dashed) on [−4, 4]"))],
+               table=([_("activation"), "f(0)", "f′(0)", "max f′"], table), seed=seed)
     return {"activations": names}
 
 
@@ -130,17 +131,18 @@ def run_descent(out: str | Path, *, seed: int = 0, steps: int = 1000) -> dict[st
             loss = float(fn(torch.tensor(path[-1])))
             rows.append([surface, name, OPTIMIZERS[name][surface], len(path) - 1, loss,
                          float(np.linalg.norm(path[-1] - np.array(minimum)))])
-        ax.set(title=f"{surface}: {steps} steps from {SURFACES[surface][1]}")
+        ax.set(title=_("{surface}: {steps} steps from {start}").format(surface=surface, steps=steps,
+                                                                          start=SURFACES[surface][1]))
         ax.legend(fontsize=7, loc="best")
     fig.tight_layout()
     paths_png = save_figure(fig, out / "trajectories.png")
 
     fig, axes = plt.subplots(1, 3, figsize=(14, 4.2))
-    for ax, (label, lr) in zip(axes, (("too small", 0.002), ("good", 0.03), ("too large", 0.085))):
+    for ax, (label, lr) in zip(axes, ((_("too small"), 0.002), (_("good"), 0.03), (_("too large"), 0.085))):
         _contours(ax, "quadratic")
         path = trajectory("quadratic", "sgd", lr, 60)
         ax.plot(path[:, 0], path[:, 1], "o-", ms=2.5, lw=0.8, color="#d62728")
-        ax.set(title=f"lr {lr}: {label}" + (" (diverges)" if lr > 0.08 else ""))
+        ax.set(title=f"lr {lr}: {label}" + (_(" (diverges)") if lr > 0.08 else ""))
     fig.tight_layout()
     rates_png = save_figure(fig, out / "learning_rates.png")
 
@@ -159,18 +161,21 @@ def run_descent(out: str | Path, *, seed: int = 0, steps: int = 1000) -> dict[st
         plt.close(fig)
     gif = out / "rosenbrock.gif"
     frames[0].save(gif, save_all=True, append_images=frames[1:], duration=150, loop=0)
-    idea = __doc__.split("\n\n")[1].replace("\n", " ").replace("``", "")
-    write_page(out, title="Gradient descent and its variants", idea=idea.replace(":func:`", "").replace("`", ""),
+    write_page(out, title=_("Gradient descent and its variants"),
+               idea=_("Rosenbrock's valley (1 − x)² + 100 (y − x²)² has its minimum at (1, 1) at the end of a curved, "
+                      "flat-bottomed valley; the quadratic ½ (x² + 25 y²) is 25 times steeper across than along. "
+                      "Each optimiser is the one the training engine uses, stepping on the point itself."),
                formulas=["SGD: θ ← θ − η ∇L", "momentum: v ← μ v + ∇L,  θ ← θ − η v",
                          "Adam: m ← β₁ m + (1 − β₁) g,  s ← β₂ s + (1 − β₂) g²,  θ ← θ − η m̂ / (√ŝ + ε)",
                          "Quickprop: Δθ ← Δθ_prev · g / (g_prev − g)  (a secant step per weight)"],
-               look_for=["Plain SGD crawls along the flat floor of Rosenbrock's valley; momentum and Adam move along "
-                         "it faster.", "On the quadratic, SGD zig-zags across the steep direction: its rate is "
-                         "limited by the steepest curvature.",
-                         "Above 2/λ_max the same quadratic diverges: the learning-rate figure's third panel."],
-               figures=[(paths_png, "Each optimiser's path on both surfaces"),
-                        (rates_png, "Plain gradient descent with a learning rate too small, good and too large"),
-                        (gif, "The race on Rosenbrock's valley")],
-               table=(["surface", "optimiser", "lr", "steps", "final loss", "distance to the minimum"], rows),
+               look_for=[_("Plain SGD crawls along the flat floor of Rosenbrock's valley; momentum and Adam move "
+                           "along it faster."), _("On the quadratic, SGD zig-zags across the steep direction: its "
+                                                  "rate is limited by the steepest curvature."),
+                         _("Above 2/λ_max the same quadratic diverges: the learning-rate figure's third panel.")],
+               figures=[(paths_png, _("Each optimiser's path on both surfaces")),
+                        (rates_png, _("Plain gradient descent with a learning rate too small, good and too large")),
+                        (gif, _("The race on Rosenbrock's valley"))],
+               table=([_("surface"), _("optimiser"), "lr", _("steps"), _("final loss"), _("distance to the minimum")],
+                      rows),
                seed=seed)
     return {"rows": rows}

@@ -9,6 +9,8 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from neuralab.i18n import _, language
+
 __all__ = ["write_page"]
 
 CSS = """
@@ -33,11 +35,13 @@ def write_page(out: Path, *, title: str, idea: str, formulas: Sequence[str], loo
                seed: int | None = None, worked: Sequence[str] = ()) -> Path:
     """``out/index.html``. ``formulas`` are plain text (Unicode maths), ``worked`` the lines of a worked example;
     every string is HTML-escaped."""
-    parts = [f"<h1>{escape(title)}</h1>", f"<p>{escape(idea)}</p>", "<h2>The formula</h2>"]
+    headings = {"formula": _("The formula"), "worked": _("Worked example"), "look": _("What to look for"),
+                "numbers": _("Numbers"), "seed": _("seed")}
+    parts = [f"<h1>{escape(title)}</h1>", f"<p>{escape(idea)}</p>", f"<h2>{escape(headings['formula'])}</h2>"]
     parts += [f'<div class="formula">{escape(f)}</div>' for f in formulas]
     if worked:
-        parts += ["<h2>Worked example</h2>", "<pre>" + escape("\n".join(worked)) + "</pre>"]
-    parts += ["<h2>What to look for</h2>", '<div class="look"><ul>' +
+        parts += [f"<h2>{escape(headings['worked'])}</h2>", "<pre>" + escape("\n".join(worked)) + "</pre>"]
+    parts += [f"<h2>{escape(headings['look'])}</h2>", '<div class="look"><ul>' +
               "".join(f"<li>{escape(item)}</li>" for item in look_for) + "</ul></div>"]
     for path, caption in figures:
         data = base64.b64encode(path.read_bytes()).decode("ascii")
@@ -45,11 +49,12 @@ def write_page(out: Path, *, title: str, idea: str, formulas: Sequence[str], loo
                      f"<figcaption>{escape(caption)}</figcaption></figure>")
     if table is not None:
         header, rows = table
-        parts.append("<h2>Numbers</h2><table><tr>" + "".join(f"<th>{escape(str(h))}</th>" for h in header) + "</tr>" +
-                     "".join("<tr>" + "".join(f"<td>{escape(_fmt(v))}</td>" for v in row) + "</tr>" for row in rows)
-                     + "</table>")
-    footer = f"seed {seed}" if seed is not None else ""
-    page = (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title>'
+        head = "".join(f"<th>{escape(str(h))}</th>" for h in header)
+        body = "".join("<tr>" + "".join(f"<td>{escape(_fmt(v))}</td>" for v in row) + "</tr>" for row in rows)
+        parts.append(f"<h2>{escape(headings['numbers'])}</h2><table><tr>{head}</tr>{body}</table>")
+    footer = f"{headings['seed']} {seed}" if seed is not None else ""
+    lang = "pt-BR" if language() == "pt_BR" else "en"
+    page = (f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8"><title>{escape(title)}</title>'
             f"<style>{CSS}</style></head><body><main>{''.join(parts)}<footer>{escape(footer)}</footer></main>"
             "</body></html>")
     out.mkdir(parents=True, exist_ok=True)

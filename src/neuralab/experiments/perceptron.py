@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from neuralab.experiments.page import write_page
+from neuralab.i18n import _
 from neuralab.models.mlp import MLP
 from neuralab.report._figures import pyplot, save_figure
 from neuralab.train import FitData, OptimizerConfig, TrainerConfig, fit
@@ -44,7 +45,7 @@ def rosenblatt(x: np.ndarray, y: np.ndarray, *, lr: float = 0.1, epochs: int = 5
     rng = np.random.default_rng(seed)
     w, b = np.zeros(x.shape[1]), 0.0
     history, mistakes = [(w.copy(), b)], []
-    for _ in range(epochs):
+    for _epoch in range(epochs):
         errors = 0
         for i in rng.permutation(len(x)):
             predicted = int(x[i] @ w + b >= 0)  # the step function
@@ -67,8 +68,8 @@ def _line(ax: Any, w: np.ndarray, b: float, **style: Any) -> None:
 
 
 def _scatter(ax: Any, x: np.ndarray, y: np.ndarray) -> None:
-    ax.scatter(*x[y == 0].T, marker="o", color="#1f77b4", label="class 0")
-    ax.scatter(*x[y == 1].T, marker="s", color="#d62728", label="class 1")
+    ax.scatter(*x[y == 0].T, marker="o", color="#1f77b4", label=_("class 0"))
+    ax.scatter(*x[y == 1].T, marker="s", color="#d62728", label=_("class 1"))
 
 
 def run_perceptron(out: str | Path, *, seed: int = 0, lr: float = 0.1, epochs: int = 50) -> dict[str, Any]:
@@ -88,7 +89,7 @@ def run_perceptron(out: str | Path, *, seed: int = 0, lr: float = 0.1, epochs: i
         fig, ax = plt.subplots(figsize=(4, 4), dpi=80)
         _scatter(ax, x, y)
         _line(ax, *steps[k], color="black")
-        ax.set(xlim=(-1.2, 1.2), ylim=(-1.2, 1.2), title=f"update {k} of {len(steps) - 1}")
+        ax.set(xlim=(-1.2, 1.2), ylim=(-1.2, 1.2), title=_("update {k} of {n}").format(k=k, n=len(steps) - 1))
         fig.canvas.draw()
         frames.append(Image.fromarray(np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()))
         plt.close(fig)
@@ -105,13 +106,12 @@ def run_perceptron(out: str | Path, *, seed: int = 0, lr: float = 0.1, epochs: i
 
     fig, axes = plt.subplots(1, 3, figsize=(13, 4.2))
     _scatter(axes[0], x, y)
-    _line(axes[0], *separable["weights"][-1], color="black", label="learned line")
-    axes[0].set(title=f"Separable: {len(steps) - 1} updates, converged: {separable['converged']}",
-                xlim=(-1.2, 1.2), ylim=(-1.2, 1.2))
+    _line(axes[0], *separable["weights"][-1], color="black", label=_("learned line"))
+    axes[0].set(title=_("Separable: {n} updates").format(n=len(steps) - 1), xlim=(-1.2, 1.2), ylim=(-1.2, 1.2))
     axes[0].legend(fontsize=8)
-    axes[1].plot(range(1, len(separable["mistakes"]) + 1), separable["mistakes"], "o-", label="separable")
+    axes[1].plot(range(1, len(separable["mistakes"]) + 1), separable["mistakes"], "o-", label=_("separable"))
     axes[1].plot(range(1, len(xor["mistakes"]) + 1), xor["mistakes"], "s-", label="XOR")
-    axes[1].set(xlabel="epoch", ylabel="mistakes in the epoch", title="Mistakes per epoch")
+    axes[1].set(xlabel=_("epoch"), ylabel=_("mistakes in the epoch"), title=_("Mistakes per epoch"))
     axes[1].legend(fontsize=8)
     grid = np.stack(np.meshgrid(np.linspace(-0.5, 1.5, 120), np.linspace(-0.5, 1.5, 120)), -1).reshape(-1, 2)
     with torch.no_grad():
@@ -119,7 +119,7 @@ def run_perceptron(out: str | Path, *, seed: int = 0, lr: float = 0.1, epochs: i
     axes[2].contourf(np.linspace(-0.5, 1.5, 120), np.linspace(-0.5, 1.5, 120), region, levels=20, cmap="RdBu_r",
                      alpha=0.6)
     _scatter(axes[2], *XOR)
-    axes[2].set(title=f"XOR: an MLP with 4 hidden units, {mlp_correct}/4 right")
+    axes[2].set(title=_("XOR: an MLP with 4 hidden units, {n}/4 right").format(n=mlp_correct))
     fig.tight_layout()
     summary = save_figure(fig, out / "perceptron.png")
 
@@ -128,18 +128,22 @@ def run_perceptron(out: str | Path, *, seed: int = 0, lr: float = 0.1, epochs: i
               "xor": {"epochs": len(xor["mistakes"]), "converged": xor["converged"],
                       "mistakes_last_epoch": xor["mistakes"][-1]},
               "mlp_xor_correct": mlp_correct, "mlp_final_loss": float(state.history[-1]["train_loss"])}
-    idea = __doc__.split("\n\n")[1].replace("\n", " ").replace("``", "")
-    write_page(out, title="The perceptron", idea=idea,
+    write_page(out, title=_("The perceptron"),
+               idea=_("Rosenblatt's threshold unit learns one example at a time, moving its line towards every point "
+                      "it gets wrong. On data that a line can separate it stops making mistakes after finitely many "
+                      "updates (Novikoff 1962); on XOR, which no line separates (Minsky & Papert 1969), it never "
+                      "stops. One hidden layer, trained by backpropagation, is enough for XOR."),
                formulas=["ŷ = step(w · x + b)", "w ← w + η (y − ŷ) x,    b ← b + η (y − ŷ)"],
-               look_for=["On separable data the line stops moving once every point is on its side: the mistakes "
-                         "per epoch fall to 0.",
-                         "On XOR the mistakes never reach 0, however many epochs: no line separates the four "
-                         "points.", "One hidden layer bends the boundary: the MLP gets all four XOR points right."],
-               figures=[(summary, "The learned line, mistakes per epoch, and the MLP's regions on XOR"),
-                        (gif, "The line after each of Rosenblatt's updates")],
-               table=(["case", "epochs", "converged", "mistakes in the last epoch"],
-                      [["separable", len(separable["mistakes"]), separable["converged"],
+               look_for=[_("On separable data the line stops moving once every point is on its side: the mistakes "
+                           "per epoch fall to 0."),
+                         _("On XOR the mistakes never reach 0, however many epochs: no line separates the four "
+                           "points."),
+                         _("One hidden layer bends the boundary: the MLP gets all four XOR points right.")],
+               figures=[(summary, _("The learned line, mistakes per epoch, and the MLP's regions on XOR")),
+                        (gif, _("The line after each of Rosenblatt's updates"))],
+               table=([_("case"), _("epochs"), _("converged"), _("mistakes in the last epoch")],
+                      [[_("separable"), len(separable["mistakes"]), separable["converged"],
                         separable["mistakes"][-1]],
                        ["XOR", len(xor["mistakes"]), xor["converged"], xor["mistakes"][-1]],
-                       ["MLP on XOR", 500, mlp_correct == 4, 4 - mlp_correct]]), seed=seed)
+                       [_("MLP on XOR"), 500, mlp_correct == 4, 4 - mlp_correct]]), seed=seed)
     return result

@@ -23,6 +23,7 @@ from scipy import stats
 from sklearn.datasets import load_digits
 
 from neuralab.experiments.page import write_page
+from neuralab.i18n import _
 from neuralab.models.mlp import MLP
 from neuralab.report._figures import pyplot, save_figure
 from neuralab.train import Callback, FitData, OptimizerConfig, TrainerConfig, fit
@@ -70,24 +71,26 @@ def run_batch_size(out: str | Path, *, seed: int = 0, epochs: int = 15) -> dict[
         loss = [h["val_loss"] for h in r["history"]]
         axes[0].plot(range(1, len(loss) + 1), loss, "o-", ms=3, label=label)
         axes[1].plot(r["times"], loss, "o-", ms=3, label=label)
-    axes[0].set(xlabel="epoch", ylabel="validation loss", yscale="log", title="Against epochs")
-    axes[1].set(xlabel="seconds", ylabel="validation loss", yscale="log", title="Against wall-clock time")
+    axes[0].set(xlabel=_("epoch"), ylabel=_("validation loss"), yscale="log", title=_("Against epochs"))
+    axes[1].set(xlabel=_("seconds"), ylabel=_("validation loss"), yscale="log", title=_("Against wall-clock time"))
     for ax in axes:
         ax.legend(fontsize=8)
     fig.tight_layout()
     figure = save_figure(fig, out / "batch_size.png")
     rows = [[label, r["batch"], r["lr"], -(-600 // r["batch"]) * epochs, r["history"][-1]["val_loss"],
              r["history"][-1]["val_accuracy"], r["times"][-1]] for label, r in runs.items()]
-    write_page(out, title="Full batch, mini-batch, online",
-               idea="One epoch is one pass over the 600 training digits: one step with the full batch, 19 with "
-                    "mini-batches of 32, 600 with one example at a time.",
+    write_page(out, title=_("Full batch, mini-batch, online"),
+               idea=_("One epoch is one pass over the 600 training digits: one step with the full batch, 19 with "
+                    "mini-batches of 32, 600 with one example at a time."),
                formulas=["θ ← θ − η · (1/B) Σ_{i ∈ batch} ∇E_i(θ)"],
-               look_for=["Per epoch, online learning and mini-batches make far more progress than the full batch: "
-                         "they take more steps.", "Per second, the mini-batch wins: online learning spends its time "
-                         "on the overhead of 600 tiny steps, the full batch on few, expensive, cautious ones.",
-                         "Small batches are noisy: their curves wobble."],
-               figures=[(figure, "Validation loss against epochs and against time")],
-               table=(["batch", "B", "learning rate", "steps", "val loss", "val accuracy", "seconds"], rows),
+               look_for=[_("Per epoch, online learning and mini-batches make far more progress than the full "
+                           "batch: they take more steps."),
+                         _("Per second, the mini-batch wins: online learning spends its time on the overhead of 600 "
+                           "tiny steps, the full batch on few, expensive, cautious ones."),
+                         _("Small batches are noisy: their curves wobble.")],
+               figures=[(figure, _("Validation loss against epochs and against time"))],
+               table=([_("batch"), "B", _("learning rate"), _("steps"), _("val loss"), _("val accuracy"),
+                       _("seconds")], rows),
                seed=seed)
     return {"rows": rows}
 
@@ -143,21 +146,24 @@ def run_intervals(out: str | Path, *, seed: int = 0, level: float = 0.9) -> dict
         ax.plot(x_te, y_te, ".", ms=2, color="grey", alpha=0.4)
         ax.fill_between(x_te[order], low[order], high[order], alpha=0.3, color="#1f77b4")
         ax.plot(x_te[order], (low[order] + high[order]) / 2, color="#1f77b4")
-        ax.set(title=f"{name}: {interval_coverage(low, high, y_te):.1%} covered", xlabel="x")
+        share = f"{interval_coverage(low, high, y_te):.1%}"
+        ax.set(title=_("{name}: {share} covered").format(name=name, share=share), xlabel="x")
     fig.tight_layout()
     figure = save_figure(fig, out / "intervals.png")
-    write_page(out, title=f"Confidence intervals at {level:.0%}",
-               idea="A regression network predicts a number; how far the truth may be from it is a second question. "
-                    "Here the noise grows with |x|, as it often does in real data.",
-               formulas=[f"course: ŷ ± z·√MSE_val,  z = {z:.3f}",
-                         "split conformal: ŷ ± q,  q = the ⌈(n+1)·level⌉-th smallest |y − ŷ| on validation",
-                         "ensemble: ȳ ± z·s,  s = the members' standard deviation"],
-               look_for=[f"Both the course's interval and the conformal one cover about {level:.0%} overall: the "
-                         "conformal one is guaranteed to, for data like the validation set.",
-                         "Neither adapts to the noise: too wide near x = 0, too narrow at the edges (the columns "
-                         "|x| < 1 and |x| > 2).",
-                         "The ensemble's spread measures what the networks disagree on, not the noise: its interval "
-                         "covers far less than it claims."],
-               figures=[(figure, "Test points and each interval")],
-               table=(["method", "coverage", "coverage |x| < 1", "coverage |x| > 2", "mean width"], rows), seed=seed)
+    write_page(out, title=_("Confidence intervals at {level}").format(level=f"{level:.0%}"),
+               idea=_("A regression network predicts a number; how far the truth may be from it is a second "
+                      "question. Here the noise grows with |x|, as it often does in real data."),
+               formulas=[f"ŷ ± z·√MSE_val,  z = {z:.3f}",
+                         "ŷ ± q,  q = ⌈(n+1)·level⌉ / n  |y − ŷ|_val",
+                         "ȳ ± z·s"],
+               look_for=[_("Both the course's interval and the conformal one cover about {level} overall: the "
+                           "conformal one is guaranteed to, for data like the validation set.").format(
+                               level=f"{level:.0%}"),
+                         _("Neither adapts to the noise: too wide near x = 0, too narrow at the edges (the columns "
+                           "|x| < 1 and |x| > 2)."),
+                         _("The ensemble's spread measures what the networks disagree on, not the noise: its "
+                           "interval covers far less than it claims.")],
+               figures=[(figure, _("Test points and each interval"))],
+               table=([_("method"), _("coverage"), _("coverage |x| < 1"), _("coverage |x| > 2"), _("mean width")],
+                      rows), seed=seed)
     return {"rows": rows}
