@@ -20,6 +20,7 @@ from neuralab.cli import inspect as inspect_commands
 from neuralab.cli import recommend as recommend_commands
 from neuralab.cli import run as run_commands
 from neuralab.cli import sequences as sequence_commands
+from neuralab.cli import serve as serve_commands
 from neuralab.cli import tune as tune_commands
 from neuralab.cli._console import err_console
 from neuralab.errors import NeuralabError
@@ -61,6 +62,7 @@ sequence_commands.register(app)
 recommend_commands.register(app)
 control_commands.register(app)
 tune_commands.register(app)
+serve_commands.register(app)
 
 
 def main(argv: list[str] | None = None) -> int:
