@@ -62,7 +62,7 @@ def run_universal(out: str | Path, *, seed: int = 0, widths: tuple[int, ...] = (
         y = f(x)
         ax.plot(x, y, color="black", lw=2, label="target")
         for width in widths:
-            model, _ = fit_curve(x, y, width, epochs=epochs, seed=seed, lr=0.02)
+            model, _history = fit_curve(x, y, width, epochs=epochs, seed=seed, lr=0.02)
             prediction = _predict(model, x)
             rmse = float(np.sqrt(np.mean((prediction - y) ** 2)))
             errors[name].append(rmse)

@@ -49,7 +49,7 @@ OPTIMIZERS = {"sgd": {"rosenbrock": 1e-3, "quadratic": 0.03}, "momentum": {"rose
 def trajectory(surface: str, optimizer: str, lr: float, steps: int = 300) -> np.ndarray:
     """The points visited by ``optimizer`` from the surface's start, ``(steps + 1, 2)``; a diverging run stops once
     the point leaves a box of ±1e6."""
-    fn, start, _, _ = SURFACES[surface]
+    fn, start, _minimum, _window = SURFACES[surface]
     point = torch.tensor(start, dtype=torch.float64, requires_grad=True)
     opt = build_optimizer(optimizer, [point], lr)
     path = [point.detach().numpy().copy()]
@@ -64,7 +64,7 @@ def trajectory(surface: str, optimizer: str, lr: float, steps: int = 300) -> np.
 
 
 def _contours(ax: Any, surface: str) -> None:
-    fn, _, minimum, ((x0, x1), (y0, y1)) = SURFACES[surface]
+    fn, _start, minimum, ((x0, x1), (y0, y1)) = SURFACES[surface]
     xs, ys = np.meshgrid(np.linspace(x0, x1, 200), np.linspace(y0, y1, 200))
     zs = fn(torch.tensor(np.stack([xs, ys]))).numpy()
     ax.contour(xs, ys, np.log1p(zs), levels=25, cmap="Greys", linewidths=0.6)
@@ -124,7 +124,7 @@ def run_descent(out: str | Path, *, seed: int = 0, steps: int = 1000) -> dict[st
     rows = []
     for ax, surface in zip(axes, SURFACES):
         _contours(ax, surface)
-        fn, _, minimum, _ = SURFACES[surface]
+        fn, _start, minimum, _window = SURFACES[surface]
         for k, name in enumerate(OPTIMIZERS):
             path = paths[(surface, name)]
             ax.plot(path[:, 0], path[:, 1], "-", color=colours(k), lw=1.3, label=name)
