@@ -88,7 +88,7 @@ class ScoreEachEpoch(Callback):
         self.scoring += time.perf_counter() - begin
         self.rows.append({"epoch": state.epoch, "fid": fid,
                           "train_seconds": time.perf_counter() - self.started - self.scoring})
-        print(json.dumps(self.rows[-1]), flush=True)
+        print(json.dumps(self.rows[-1]), flush=True)  # the log keeps the curve if the run is cut short
 
 
 def part_gan(recipe_name: str, classifier: str, epochs: int, n: int, runs: Path, quick: bool) -> dict[str, Any]:
