@@ -1,6 +1,6 @@
 """The package's layers point one way and its modules import no cycle (deferred imports inside functions included).
 
-``nn → models → train → runs → tasks → recipes → tune → (estimators | cli | serve)``, with ``data`` and ``chem``
+``nn → models → train → runs → tasks → recipes → tune → (estimators | serve) → cli``, with ``data`` and ``chem``
 below ``train`` and ``report`` just below ``tasks`` (tasks draw their figures with it). The imports are read with
 ``ast`` from the source, so an import inside a function counts; only a ``TYPE_CHECKING`` import (for a type hint)
 does not.
@@ -28,7 +28,8 @@ LAYERS = {
     "tasks": 7, "experiments": 7,
     "recipes": 8,
     "tune": 9,
-    "estimators": 10, "cli": 10, "serve": 10,
+    "estimators": 10, "serve": 10,
+    "cli": 11,  # the command line starts everything, the server included
 }
 
 
