@@ -97,3 +97,17 @@ def test_a_bad_grid_is_a_one_line_error(tmp_path, capsys):
     assert main(["train", "gridworld-q", "--set", "data.grid=['S.', 'G']", "--quiet", "--out",
                  str(tmp_path / "g")]) == 2
     assert "rows of equal length" in capsys.readouterr().err
+
+
+def test_an_agent_keeps_the_weights_of_its_best_evaluation(runs):
+    """An agent's last epoch may be a bad one (DQN's evaluations swing): the run keeps its best val_return."""
+    import torch
+
+    from neuralab.train.state import load_state
+
+    metrics = json.loads((runs["cartpole-ppo"] / "metrics.json").read_text())
+    returns = [h["val_return"] for h in metrics["history"]]
+    assert metrics["kept"] == "best" and metrics["best_epoch"] == 1 + int(np.argmax(returns))
+    best = load_state(runs["cartpole-ppo"] / "checkpoints" / "best.ckpt")["model"]
+    kept = load_run(runs["cartpole-ppo"]).model.state_dict()
+    assert all(torch.equal(best[k], kept[k]) for k in best)

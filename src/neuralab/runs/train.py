@@ -146,6 +146,10 @@ def _train(recipe: Recipe, task: Task, out: Path, resume: bool, callbacks: Seque
         summary = {"best_epoch": early.best_epoch if early is not None else checkpoint.best_epoch,
                    "stopped_early": bool(early is not None and early.stopped_epoch is not None),
                    "device": str(state.device)}
+        if task.keep_best and early is None and checkpoint.best_epoch is not None and checkpoint.best_path.is_file():
+            # An agent's last epoch may be one of its bad ones: keep the weights of its best evaluation.
+            model.load_state_dict(load_state(checkpoint.best_path)["model"])
+            summary["kept"] = "best"
         save_state({"model": model.state_dict(), "history": state.history, "summary": summary},
                    out / member_dir / "final.ckpt")
         models.append(model), histories.append(state.history), summaries.append(summary)

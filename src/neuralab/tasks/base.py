@@ -108,6 +108,9 @@ class Task:
         The metric names a recipe of this task may list (see :data:`neuralab.train.METRICS`).
     cross_validation
         Whether ``neuralab cv`` applies (not to series and texts, whose splits follow time).
+    keep_best
+        Whether a run keeps the weights of its best epoch by the monitor even without early stopping (an agent,
+        whose evaluations swing from epoch to epoch).
     predict_options, sample_options
         The keyword options :meth:`predict` and :meth:`sample` take (the CLI refuses the others in one line).
     verbs
@@ -119,6 +122,7 @@ class Task:
     default_loss: str | None = None
     metrics: tuple[str, ...] = ()
     cross_validation: bool = False
+    keep_best: bool = False  # keep the best epoch's weights (by the monitor) even without early stopping
     predict_options: tuple[str, ...] = ()
     sample_options: tuple[str, ...] = ()
     verbs: tuple[str, ...] = ()

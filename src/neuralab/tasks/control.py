@@ -109,6 +109,7 @@ class Control(Task):
     name: str = "control"
     summary: str = "an agent that learns to act in an environment (Q-learning, SARSA, DQN, REINFORCE, PPO)"
     verbs: tuple[str, ...] = ("play", "optimum")
+    keep_best: bool = True
 
     def data_schema(self, data: dict[str, Any]) -> type[DataConfig]:
         return ControlData
