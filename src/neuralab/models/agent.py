@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from neuralab.errors import NeuralabError
+from neuralab.models._checks import check_positive_ints
 
 __all__ = ["Agent", "run_episodes", "env_state", "set_env_state"]
 
@@ -65,9 +66,7 @@ class Agent(nn.Module):
         super().__init__()
         if not 0.0 <= gamma <= 1.0:
             raise NeuralabError(f"gamma must be in [0, 1]; got {gamma}")
-        for name, value in (("n_envs", n_envs), ("eval_episodes", eval_episodes)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise NeuralabError(f"{name} must be a positive int; got {value!r}")
+        check_positive_ints(n_envs=n_envs, eval_episodes=eval_episodes)
         self.n_envs, self.gamma = n_envs, float(gamma)
         self.eval_episodes, self.eval_seed = eval_episodes, int(eval_seed)
         self.make_env: Callable[[int], Any] | None = None

@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from neuralab.errors import NeuralabError
+from neuralab.models._checks import check_positive_ints
 from neuralab.models.rbm_cf import _unpack, rating_errors
 from neuralab.nn import get_activation
 
@@ -53,9 +54,7 @@ class AutoRec(nn.Module):
     def __init__(self, n_columns: int, hidden_size: int = 500, *, activation: str = "sigmoid",
                  output_activation: str = "linear", dropout: float = 0.0, levels: int = 5) -> None:
         super().__init__()
-        for name, value in (("n_columns", n_columns), ("hidden_size", hidden_size), ("levels", levels)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise NeuralabError(f"{name} must be a positive int; got {value!r}")
+        check_positive_ints(n_columns=n_columns, hidden_size=hidden_size, levels=levels)
         if not 0.0 <= dropout < 1.0:
             raise NeuralabError(f"dropout must be in [0, 1); got {dropout}")
         self.n_columns, self.hidden_size, self.levels = n_columns, hidden_size, levels

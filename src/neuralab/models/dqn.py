@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from neuralab.errors import NeuralabError
+from neuralab.models._checks import check_positive_ints
 from neuralab.models.agent import Agent
 from neuralab.models.mlp import MLP
 from neuralab.models.tabular import linear_schedule
@@ -54,11 +54,8 @@ class DQN(Agent):
                  target_update: int = 500, start: float = 1.0, end: float = 0.05, decay_steps: int = 10_000,
                  double: bool = True, gamma: float = 0.99, eval_episodes: int = 10, eval_seed: int = 10_000) -> None:
         super().__init__(gamma=gamma, eval_episodes=eval_episodes, eval_seed=eval_seed)
-        for name, value in (("buffer_size", buffer_size), ("batch_size", batch_size),
-                            ("train_frequency", train_frequency), ("gradient_steps", gradient_steps),
-                            ("target_update", target_update)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise NeuralabError(f"{name} must be a positive int; got {value!r}")
+        check_positive_ints(buffer_size=buffer_size, batch_size=batch_size, train_frequency=train_frequency,
+                            gradient_steps=gradient_steps, target_update=target_update)
         self.in_features, self.n_actions = in_features, n_actions
         self.q_net = MLP(in_features, hidden_sizes=tuple(hidden_sizes), out_features=n_actions, activation=activation)
         self.target_net = copy.deepcopy(self.q_net).requires_grad_(False)

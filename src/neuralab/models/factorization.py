@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from neuralab.errors import NeuralabError
+from neuralab.models._checks import check_positive_ints
 from neuralab.models.rbm_cf import _unpack, rating_errors
 
 __all__ = ["MatrixFactorization"]
@@ -57,9 +58,7 @@ class MatrixFactorization(nn.Module):
     def __init__(self, n_rows: int, n_columns: int, factors: int = 100, *, biases: bool = True, reg: float = 0.02,
                  init_std: float = 0.1, levels: int = 5, mean: float = 3.0) -> None:
         super().__init__()
-        for name, value in (("n_rows", n_rows), ("n_columns", n_columns), ("levels", levels)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise NeuralabError(f"{name} must be a positive int; got {value!r}")
+        check_positive_ints(n_rows=n_rows, n_columns=n_columns, levels=levels)
         if isinstance(factors, bool) or not isinstance(factors, int) or factors < 0:
             raise NeuralabError(f"factors must be an int >= 0; got {factors!r}")
         if reg < 0 or init_std < 0:

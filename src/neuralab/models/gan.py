@@ -32,6 +32,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from neuralab.errors import NeuralabError
+from neuralab.models._checks import check_positive_ints
 
 __all__ = ["GAN", "GAN_LOSSES"]
 
@@ -145,10 +146,7 @@ class GAN(nn.Module):
                  channels: int = 64, conditional: bool = False, n_classes: int = 10, loss: str = "non_saturating",
                  n_critic: int = 1, label_smoothing: float = 0.0, gp_weight: float = 10.0) -> None:
         super().__init__()
-        for name, value in (("latent_dim", latent_dim), ("channels", channels), ("n_critic", n_critic),
-                            ("n_classes", n_classes)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise NeuralabError(f"{name} must be a positive int; got {value!r}")
+        check_positive_ints(latent_dim=latent_dim, channels=channels, n_critic=n_critic, n_classes=n_classes)
         if loss not in GAN_LOSSES:
             raise NeuralabError(f"loss must be one of {', '.join(GAN_LOSSES)}; got {loss!r}")
         if architecture not in ("mlp", "dcgan"):

@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from neuralab.errors import NeuralabError
+from neuralab.models._checks import check_positive_ints
 from neuralab.models.agent import Agent
 from neuralab.models.mlp import MLP
 
@@ -76,8 +77,7 @@ class REINFORCE(_ActorCritic):
                  eval_seed: int = 10_000) -> None:
         super().__init__(in_features, n_actions, hidden_sizes, activation, gamma=gamma,
                          eval_episodes=eval_episodes, eval_seed=eval_seed)
-        if isinstance(episodes, bool) or not isinstance(episodes, int) or episodes < 1:
-            raise NeuralabError(f"episodes must be a positive int; got {episodes!r}")
+        check_positive_ints(episodes=episodes)
         self.episodes, self.value_coef, self.entropy_coef = episodes, value_coef, entropy_coef
         self.normalize = normalize
 
@@ -142,9 +142,7 @@ class PPO(_ActorCritic):
                  eval_seed: int = 10_000) -> None:
         super().__init__(in_features, n_actions, hidden_sizes, activation, n_envs=n_envs, gamma=gamma,
                          eval_episodes=eval_episodes, eval_seed=eval_seed)
-        for name, value in (("n_steps", n_steps), ("update_epochs", update_epochs), ("minibatches", minibatches)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise NeuralabError(f"{name} must be a positive int; got {value!r}")
+        check_positive_ints(n_steps=n_steps, update_epochs=update_epochs, minibatches=minibatches)
         if n_envs * n_steps < minibatches:
             raise NeuralabError(f"a rollout of {n_envs * n_steps} steps cannot make {minibatches} minibatches")
         self.n_steps, self.update_epochs, self.minibatches = n_steps, update_epochs, minibatches

@@ -31,6 +31,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from neuralab.errors import NeuralabError
+from neuralab.models._checks import check_positive_ints
 from neuralab.models.ais import AISResult, ais_log_partition, paper_betas
 from neuralab.models.units import VISIBLE_UNITS, BernoulliUnits
 
@@ -88,10 +89,7 @@ class RBM(nn.Module):
                  ais_runs: int = 100, ais_betas: int = 14500, ais_every: int = 0,
                  in_channels: int = 1, image_size: int | Sequence[int] | None = None) -> None:
         super().__init__()
-        for name, value in (("in_features", in_features), ("hidden_size", hidden_size), ("k", k),
-                            ("n_chains", n_chains)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise NeuralabError(f"{name} must be a positive int; got {value!r}")
+        check_positive_ints(in_features=in_features, hidden_size=hidden_size, k=k, n_chains=n_chains)
         if visible not in VISIBLE_UNITS:
             raise NeuralabError(f"visible must be one of {', '.join(VISIBLE_UNITS)}; got {visible!r}")
         if sparsity_target is not None and not 0.0 < sparsity_target < 1.0:

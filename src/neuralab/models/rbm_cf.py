@@ -33,6 +33,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from neuralab.errors import NeuralabError
+from neuralab.models._checks import check_positive_ints
 
 __all__ = ["RBMCF", "rating_errors"]
 
@@ -65,9 +66,7 @@ class RBMCF(nn.Module):
     def __init__(self, n_columns: int, hidden_size: int = 100, *, levels: int = 5, conditional: bool = False,
                  cd_schedule: Sequence[Sequence[int]] = ((1, 1), (20, 3), (30, 5), (40, 9))) -> None:
         super().__init__()
-        for name, value in (("n_columns", n_columns), ("hidden_size", hidden_size), ("levels", levels)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise NeuralabError(f"{name} must be a positive int; got {value!r}")
+        check_positive_ints(n_columns=n_columns, hidden_size=hidden_size, levels=levels)
         schedule = [tuple(step) for step in cd_schedule]
         if not schedule or any(len(s) != 2 or int(s[0]) < 1 or int(s[1]) < 1 for s in schedule):
             raise NeuralabError(f"cd_schedule must be pairs [epoch, T] with epoch >= 1 and T >= 1; got {cd_schedule!r}")

@@ -72,8 +72,7 @@ def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma
     """``‖μ₁ − μ₂‖² + tr(Σ₁ + Σ₂ − 2 (Σ₁Σ₂)^½)``, the closed form that FID evaluates (scipy's ``sqrtm``)."""
     from scipy import linalg
 
-    covmean, _ = linalg.sqrtm(np.asarray(sigma1) @ np.asarray(sigma2), disp=False)
-    covmean = covmean.real
+    covmean = np.real(linalg.sqrtm(np.asarray(sigma1) @ np.asarray(sigma2)))
     diff = np.asarray(mu1) - np.asarray(mu2)
     return float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2 * np.trace(covmean))
 
